@@ -1,0 +1,125 @@
+/**
+ * The user-facing mesh model, after parsing and validation. No Envoy types here.
+ * Every document keeps where it came from so later layers can point back at the file.
+ */
+
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+/** As written in a PeerAuthentication: UNSET inherits from the wider scope. */
+export type PeerAuthMode = MtlsMode | 'UNSET';
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'TCP';
+export type KeyAlgorithm = 'ECDSA_P256' | 'RSA_2048';
+
+export interface Source {
+  file: string;
+  /** Index of the document inside a multi-document file, from 0. */
+  index: number;
+}
+
+export interface Metadata {
+  name: string;
+  /** Defaults to `default` when omitted (Kubernetes convention). */
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+  /** RFC 3339 creation time if given; policies without one sort after those with one. */
+  creationTimestamp?: string;
+}
+
+export interface CaSettings {
+  keyAlgorithm: KeyAlgorithm;
+  workloadCertTtlSeconds: number;
+  rotationRatio: number;
+  rootCertTtlSeconds: number;
+}
+
+export interface Mesh {
+  kind: 'Mesh';
+  source: Source;
+  metadata: Metadata;
+  trustDomain: string;
+  rootNamespace: string;
+  ca: CaSettings;
+}
+
+export interface ServicePort {
+  name: string;
+  protocol: Protocol;
+}
+
+export interface Service {
+  kind: 'Service';
+  source: Source;
+  metadata: Metadata;
+  ports: readonly ServicePort[];
+}
+
+export interface InboundPort {
+  service: string; // a Service name in the workload's namespace
+  port: string; // a port name of that Service
+  /** Where peers reach this workload: the sidecar's port (sidecar: true) or the app's own port. */
+  listenPort: number;
+  /** Where the sidecar forwards to; the port that policies name. Equals listenPort for sidecar-less workloads. */
+  targetPort: number;
+  targetAddress: string; // default 127.0.0.1
+}
+
+export interface OutboundPort {
+  /** `name` (same namespace) or `name.namespace`; resolves to a Service or an ExternalService. */
+  service: string;
+  /** Service port name; optional for an ExternalService (it has one port). */
+  port?: string;
+  listenPort: number;
+  bind: string; // default 127.0.0.1
+}
+
+export interface Workload {
+  kind: 'Workload';
+  source: Source;
+  metadata: Metadata;
+  serviceAccount: string; // default `default`
+  address: string;
+  sidecar: boolean; // default true
+  inbound: readonly InboundPort[];
+  outbound: readonly OutboundPort[];
+}
+
+export interface ExternalService {
+  kind: 'ExternalService';
+  source: Source;
+  metadata: Metadata;
+  address: string;
+  port: number;
+  protocol: Protocol;
+  tls: 'DISABLE' | 'SIMPLE';
+  /** SNI for tls: SIMPLE; defaults to the address. */
+  sni?: string;
+  /** PEM bundle to verify the server for tls: SIMPLE; defaults to the system trust store. */
+  caCertificates?: string;
+}
+
+export interface PeerAuthentication {
+  kind: 'PeerAuthentication';
+  source: Source;
+  metadata: Metadata;
+  /** Absent or empty: namespace-wide (or mesh-wide in the root namespace). */
+  selector?: Readonly<Record<string, string>>;
+  mode: PeerAuthMode; // spec.mtls.mode, UNSET when omitted
+  /** Keyed by workload targetPort. Only valid with a selector. */
+  portLevelMtls: ReadonlyMap<number, PeerAuthMode>;
+}
+
+/** A whole validated configuration directory. Arrays are sorted by namespace, then name. */
+export interface MeshModel {
+  mesh: Mesh;
+  services: readonly Service[];
+  workloads: readonly Workload[];
+  externalServices: readonly ExternalService[];
+  peerAuthentications: readonly PeerAuthentication[];
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+
+/** `name.namespace`, the key used for node ids and cross-namespace references. */
+export function qualifiedName(m: Pick<Metadata, 'name' | 'namespace'>): string {
+  return `${m.name}.${m.namespace}`;
+}
