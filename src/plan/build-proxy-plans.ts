@@ -1,0 +1,144 @@
+import { spiffeId } from '../ca/spiffe.ts';
+import type { ExternalService, MeshModel, OutboundPort, Service, Workload } from '../model/types.ts';
+import { qualifiedName } from '../model/types.ts';
+import type { EndpointPlan, ExternalUpstreamPlan, InboundPlan, OutboundPlan, ProxyPlan, ServiceUpstreamPlan } from './proxy-plan.ts';
+import { compareStrings, mtlsForPort, resolveMtls, type ResolvedMtls } from './resolve-mtls.ts';
+
+/**
+ * One plan per workload with `sidecar: true`, sorted by node id. The model is already validated,
+ * so a dangling reference here is a bug and throws.
+ */
+export function buildProxyPlans(model: MeshModel): ProxyPlan[] {
+  const index = indexModel(model);
+  return model.workloads
+    .filter((w) => w.sidecar)
+    .map((w) => buildProxyPlan(w, index))
+    .sort((a, b) => compareStrings(a.nodeId, b.nodeId));
+}
+
+/** The plan of one sidecar workload; `undefined` when the node id is unknown or has no sidecar. */
+export function buildProxyPlanFor(model: MeshModel, nodeId: string): ProxyPlan | undefined {
+  const workload = model.workloads.find((w) => w.sidecar && qualifiedName(w.metadata) === nodeId);
+  return workload && buildProxyPlan(workload, indexModel(model));
+}
+
+export interface ModelIndex {
+  model: MeshModel;
+  services: Map<string, Service>;
+  externals: Map<string, ExternalService>;
+  mtlsByWorkload: Map<string, ResolvedMtls>;
+}
+
+export function indexModel(model: MeshModel): ModelIndex {
+  const mtlsByWorkload = new Map<string, ResolvedMtls>();
+  for (const w of model.workloads) {
+    mtlsByWorkload.set(
+      qualifiedName(w.metadata),
+      resolveMtls(model.peerAuthentications, model.mesh.rootNamespace, { namespace: w.metadata.namespace, labels: w.metadata.labels }),
+    );
+  }
+  return {
+    model,
+    services: new Map(model.services.map((s) => [qualifiedName(s.metadata), s])),
+    externals: new Map(model.externalServices.map((s) => [qualifiedName(s.metadata), s])),
+    mtlsByWorkload,
+  };
+}
+
+function buildProxyPlan(workload: Workload, index: ModelIndex): ProxyPlan {
+  const { metadata } = workload;
+  const { trustDomain } = index.model.mesh;
+  const mtls = index.mtlsByWorkload.get(qualifiedName(metadata))!;
+  const inbound: InboundPlan[] = workload.inbound.map((port) => {
+    const service = qualifiedName({ name: port.service, namespace: metadata.namespace });
+    return {
+      service,
+      portName: port.port,
+      protocol: servicePort(index, service, port.port).protocol,
+      listenAddress: workload.address,
+      listenPort: port.listenPort,
+      targetAddress: port.targetAddress,
+      targetPort: port.targetPort,
+      mtls: mtlsForPort(mtls, port.targetPort),
+    };
+  });
+  const outbound: OutboundPlan[] = workload.outbound.map((out) => {
+    const upstream = buildUpstream(out, metadata.namespace, index);
+    return { bindAddress: out.bind, listenPort: out.listenPort, protocol: upstream.protocol, upstream };
+  });
+  return {
+    nodeId: qualifiedName(metadata),
+    workload: { name: metadata.name, namespace: metadata.namespace, serviceAccount: workload.serviceAccount },
+    spiffeId: spiffeId(trustDomain, metadata.namespace, workload.serviceAccount),
+    trustDomain,
+    inbound: inbound.sort((a, b) => compareStrings(a.listenAddress, b.listenAddress) || a.listenPort - b.listenPort),
+    outbound: outbound.sort((a, b) => compareStrings(a.bindAddress, b.bindAddress) || a.listenPort - b.listenPort),
+  };
+}
+
+/** `name` or `name.namespace` as written in an outbound, qualified with the caller's namespace. */
+export function resolveServiceRef(ref: string, callerNamespace: string): string {
+  return ref.includes('.') ? ref : `${ref}.${callerNamespace}`;
+}
+
+function buildUpstream(out: OutboundPort, callerNamespace: string, index: ModelIndex): ServiceUpstreamPlan | ExternalUpstreamPlan {
+  const name = resolveServiceRef(out.service, callerNamespace);
+  const external = index.externals.get(name);
+  if (external) return buildExternalUpstream(name, external);
+  const portName = out.port!;
+  const { protocol } = servicePort(index, name, portName);
+  const endpoints = serviceEndpoints(index, name, portName);
+  const peerIdentities = [
+    ...new Set(
+      endpoints
+        .filter((e) => e.tls === 'MESH_MTLS')
+        .map((e) => workloadIdentity(index, e.workload)),
+    ),
+  ].sort(compareStrings);
+  return { kind: 'service', service: name, portName, protocol, endpoints, peerIdentities };
+}
+
+function buildExternalUpstream(name: string, s: ExternalService): ExternalUpstreamPlan {
+  const tls: ExternalUpstreamPlan['tls'] =
+    s.tls === 'SIMPLE'
+      ? { mode: 'SIMPLE', ...(s.sni !== undefined && { sni: s.sni }), ...(s.caCertificates !== undefined && { caCertificates: s.caCertificates }) }
+      : { mode: 'DISABLE' };
+  return { kind: 'external', service: name, protocol: s.protocol, address: s.address, port: s.port, tls };
+}
+
+/**
+ * Every workload serving `service`/`portName`, reached on its listenPort. The upstream TLS is
+ * decided per endpoint, like Istio's auto mTLS: mesh mTLS when the endpoint has a sidecar and its
+ * effective mode on that targetPort is not DISABLE; plaintext otherwise.
+ */
+export function serviceEndpoints(index: ModelIndex, service: string, portName: string): EndpointPlan[] {
+  const endpoints: EndpointPlan[] = [];
+  for (const w of index.model.workloads) {
+    for (const port of w.inbound) {
+      if (qualifiedName({ name: port.service, namespace: w.metadata.namespace }) !== service || port.port !== portName) continue;
+      const base = { workload: qualifiedName(w.metadata), address: w.address, port: port.listenPort };
+      if (!w.sidecar) {
+        endpoints.push({ ...base, tls: 'PLAINTEXT', reason: 'no sidecar' });
+        continue;
+      }
+      const { mode } = mtlsForPort(index.mtlsByWorkload.get(base.workload)!, port.targetPort);
+      endpoints.push(
+        mode === 'DISABLE'
+          ? { ...base, tls: 'PLAINTEXT', reason: `sidecar, DISABLE on port ${port.targetPort}`, peerMode: mode }
+          : { ...base, tls: 'MESH_MTLS', reason: `sidecar, ${mode} on port ${port.targetPort}`, peerMode: mode },
+      );
+    }
+  }
+  return endpoints.sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+}
+
+function servicePort(index: ModelIndex, service: string, portName: string) {
+  const port = index.services.get(service)?.ports.find((p) => p.name === portName);
+  if (!port) throw new Error(`invariant: validated model has no port ${portName} on service ${service}`);
+  return port;
+}
+
+function workloadIdentity(index: ModelIndex, workload: string): string {
+  const w = index.model.workloads.find((x) => qualifiedName(x.metadata) === workload)!;
+  return spiffeId(index.model.mesh.trustDomain, w.metadata.namespace, w.serviceAccount);
+}

@@ -1,0 +1,71 @@
+import type { MtlsMode, Protocol } from '../model/types.ts';
+import type { EffectiveMtls } from './resolve-mtls.ts';
+
+/**
+ * What one sidecar needs, decided from the model and free of Envoy types: the translator turns
+ * it into listeners, clusters and secrets. Everything is sorted, so equal models give equal plans.
+ */
+export interface ProxyPlan {
+  /** Envoy's node.id: `<workload>.<namespace>`. */
+  nodeId: string;
+  workload: { name: string; namespace: string; serviceAccount: string };
+  spiffeId: string;
+  trustDomain: string;
+  inbound: readonly InboundPlan[];
+  outbound: readonly OutboundPlan[];
+}
+
+/** One inbound port: the sidecar listens on address:listenPort and forwards to targetAddress:targetPort. */
+export interface InboundPlan {
+  service: string; // `name.namespace`
+  portName: string;
+  protocol: Protocol;
+  listenAddress: string;
+  listenPort: number;
+  targetAddress: string;
+  targetPort: number;
+  mtls: EffectiveMtls;
+}
+
+/** One outbound: the sidecar listens on bind:listenPort for the local app. */
+export interface OutboundPlan {
+  bindAddress: string;
+  listenPort: number;
+  protocol: Protocol;
+  upstream: UpstreamPlan;
+}
+
+export type UpstreamPlan = ServiceUpstreamPlan | ExternalUpstreamPlan;
+
+/** A mesh Service port: its endpoints are the workloads that serve it. */
+export interface ServiceUpstreamPlan {
+  kind: 'service';
+  service: string; // `name.namespace`
+  portName: string;
+  protocol: Protocol;
+  endpoints: readonly EndpointPlan[];
+  /** SPIFFE IDs of the service accounts behind the mTLS endpoints ("secure naming"); sorted, unique. */
+  peerIdentities: readonly string[];
+}
+
+/** Auto mTLS, decided per endpoint: mesh mTLS only where a sidecar is there to terminate it. */
+export interface EndpointPlan {
+  workload: string; // `name.namespace`
+  address: string;
+  port: number;
+  tls: 'MESH_MTLS' | 'PLAINTEXT';
+  /** Why: 'sidecar, STRICT' / 'no sidecar' / 'sidecar, DISABLE on port 8080'. */
+  reason: string;
+  /** The destination's effective mode on that port, when it has a sidecar. */
+  peerMode?: MtlsMode;
+}
+
+/** An ExternalService: plaintext or plain TLS, never mesh mTLS. */
+export interface ExternalUpstreamPlan {
+  kind: 'external';
+  service: string; // `name.namespace`
+  protocol: Protocol;
+  address: string;
+  port: number;
+  tls: { mode: 'DISABLE' } | { mode: 'SIMPLE'; sni?: string; caCertificates?: string };
+}

@@ -1,0 +1,51 @@
+/**
+ * Every Envoy resource name, stat prefix and well-known constant meshplane emits, in one place.
+ * Names follow Kuma's `inbound:<address>:<port>` style so a name says what it is.
+ */
+
+export const SECRET_WORKLOAD_CERT = 'default'; // the workload's certificate chain and key (Istio's name)
+export const SECRET_TRUST_BUNDLE = 'ROOTCA'; // the mesh trust bundle (Istio's name)
+
+export const inboundListenerName = (address: string, port: number) => `inbound:${address}:${port}`;
+export const outboundListenerName = (address: string, port: number) => `outbound:${address}:${port}`;
+/** The local app behind an inbound port. */
+export const localClusterName = (address: string, port: number) => `local:${address}:${port}`;
+/** A mesh Service port as seen by callers. */
+export const serviceClusterName = (service: string, portName: string) => `outbound:${service}:${portName}`;
+export const externalClusterName = (service: string) => `external:${service}`;
+
+export const inboundStatPrefix = (address: string, port: number) => `inbound_${address}_${port}`;
+export const outboundStatPrefix = (address: string, port: number) => `outbound_${address}_${port}`;
+
+/** Filter chain names show up in access logs (%FILTER_CHAIN_NAME%) and config dumps. */
+export const CHAIN_MTLS = 'mtls';
+export const CHAIN_PLAINTEXT = 'plaintext';
+
+/** Endpoint metadata that selects the mTLS transport socket (transport_socket_matches). */
+export const TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
+export const MESH_TLS_MATCH = { meshTls: 'mtls' } as const;
+export const TRANSPORT_MTLS = 'mesh-mtls';
+export const TRANSPORT_PLAINTEXT = 'plaintext';
+
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+export const TYPE = {
+  tlsInspector: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  tcpProxy: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;
+
+export const FILTER = {
+  tlsInspector: 'envoy.filters.listener.tls_inspector',
+  hcm: 'envoy.filters.network.http_connection_manager',
+  router: 'envoy.filters.http.router',
+  tcpProxy: 'envoy.filters.network.tcp_proxy',
+  tlsTransport: 'envoy.transport_sockets.tls',
+  rawBufferTransport: 'envoy.transport_sockets.raw_buffer',
+  httpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;

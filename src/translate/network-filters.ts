@@ -1,0 +1,46 @@
+import type { Protocol } from '../model/types.ts';
+import { FILTER, TYPE } from './names.ts';
+
+export const isHttp = (p: Protocol) => p !== 'TCP';
+
+/**
+ * The terminal network filter of a chain: an HTTP connection manager for HTTP-family ports (so
+ * later features can act per request), tcp_proxy for TCP ports.
+ */
+export function buildTerminalFilter(opts: {
+  protocol: Protocol;
+  statPrefix: string;
+  cluster: string;
+  routeName: string;
+  /** Inbound mTLS chains tell the app who called, in x-forwarded-client-cert. */
+  clientCert?: 'SET' | 'SANITIZE';
+}) {
+  if (!isHttp(opts.protocol)) {
+    return { name: FILTER.tcpProxy, typed_config: { '@type': TYPE.tcpProxy, stat_prefix: opts.statPrefix, cluster: opts.cluster } };
+  }
+  return {
+    name: FILTER.hcm,
+    typed_config: {
+      '@type': TYPE.hcm,
+      stat_prefix: opts.statPrefix,
+      codec_type: 'AUTO',
+      // Never trust an XFCC header from outside; on mTLS chains set it from the verified peer.
+      ...(opts.clientCert === 'SET' && {
+        forward_client_cert_details: 'SANITIZE_SET',
+        set_current_client_cert_details: { uri: true },
+      }),
+      route_config: {
+        name: opts.routeName,
+        virtual_hosts: [
+          {
+            name: opts.routeName,
+            domains: ['*'],
+            // No route timeout: streaming gRPC and long polls are the app's business, as in Istio.
+            routes: [{ match: { prefix: '/' }, route: { cluster: opts.cluster, timeout: { seconds: 0 } } }],
+          },
+        ],
+      },
+      http_filters: [{ name: FILTER.router, typed_config: { '@type': TYPE.router } }],
+    },
+  };
+}
