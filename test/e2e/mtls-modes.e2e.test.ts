@@ -1,0 +1,211 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.ts';
+import { startEnvoy } from '../helpers/envoy-process.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { ADDR, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
+
+/**
+ * The foundation, end to end: real Envoys from `meshplane bootstrap`, `meshplane serve` as a child
+ * process, real HTTP and TCP traffic. The tests run in order on one mesh, each changing the
+ * config the way a user would (editing a file) and waiting for the behaviour to follow.
+ */
+let mesh: LocalMesh;
+const spiffe = (sa: string) => `spiffe://${TRUST_DOMAIN}/ns/shop/sa/${sa}`;
+
+beforeAll(async () => {
+  mesh = await startLocalMesh('STRICT');
+}, 120_000);
+
+afterAll(async () => {
+  await mesh?.close();
+});
+
+const viaClient = () => httpGet(`http://127.0.0.1:${mesh.ports.clientOutHttp}/hello`);
+const plaintextToServer = () => httpGet(`http://${ADDR.server}:${mesh.ports.serverHttp}/direct`, { localAddress: ADDR.legacy });
+const echoViaClient = (payload: string) => tcpEchoRoundTrip({ host: '127.0.0.1', port: mesh.ports.clientOutTcp, payload, timeoutMs: 3000 });
+const xfcc = (res: { json?: { headers?: Record<string, string> } }) => res.json?.headers?.['x-forwarded-client-cert'];
+
+/** Waits until a plaintext request to the server sidecar has the wanted outcome. */
+async function untilPlaintext(outcome: 'works' | 'fails', what: string) {
+  await waitFor(
+    async () => {
+      try {
+        const res = await plaintextToServer();
+        return outcome === 'works' && res.status === 200;
+      } catch {
+        return outcome === 'fails';
+      }
+    },
+    { what, timeoutMs: 15_000 },
+  );
+}
+
+describe('STRICT', () => {
+  it('client -> server through both sidecars: HTTP 200 with the caller identity, and a TCP echo', async () => {
+    const res = await viaClient();
+    expect(res.status).toBe(200);
+    expect(res.json.app).toBe('server');
+    // The server sidecar verified the client certificate and tells the app who called.
+    expect(xfcc(res)).toContain(`URI=${spiffe('client')}`);
+    expect(await echoViaClient('ping over mTLS')).toBe('ping over mTLS');
+  });
+
+  it("the sidecar-less caller's plaintext connection to the server sidecar fails (HTTP and TCP)", async () => {
+    expect(await expectHttpFails(`http://${ADDR.server}:${mesh.ports.serverHttp}/direct`, { localAddress: ADDR.legacy })).toMatch(/failed/);
+    await expect(tcpEchoRoundTrip({ host: ADDR.server, port: mesh.ports.serverTcp, localAddress: ADDR.legacy, payload: 'plain', timeoutMs: 2000 })).rejects.toThrow();
+  });
+
+  it('/certs on the server sidecar shows its SPIFFE URI SAN, issued by the persisted root', async () => {
+    const root = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem')));
+    const certs = await mesh.server.certs();
+    const leafs = certs.certificates.flatMap((c) => c.cert_chain ?? []);
+    const cas = certs.certificates.flatMap((c) => c.ca_cert ?? []);
+    expect(leafs.length).toBeGreaterThan(0);
+    for (const leaf of leafs) expect(leaf.subject_alt_names).toEqual([{ uri: spiffe('server') }]);
+    expect(cas.length).toBeGreaterThan(0);
+    for (const ca of cas) expect(normalizeSerial(ca.serial_number)).toBe(normalizeSerial(root.serialNumber));
+  });
+
+  it('client sidecar -> sidecar-less callee goes out in plaintext (auto mTLS)', async () => {
+    const res = await httpGet(`http://127.0.0.1:${mesh.ports.clientOutLegacy}/legacy`);
+    expect(res.status).toBe(200);
+    expect(res.json.app).toBe('legacy');
+  });
+});
+
+describe('PERMISSIVE', () => {
+  beforeAll(async () => {
+    mesh.setMode('PERMISSIVE');
+    await untilPlaintext('works', 'PERMISSIVE to let plaintext in');
+  });
+
+  it('the plaintext caller succeeds', async () => {
+    const res = await plaintextToServer();
+    expect(res.status).toBe(200);
+    expect(xfcc(res)).toBeUndefined();
+  });
+
+  it('the client through its sidecar still succeeds, over mTLS', async () => {
+    const res = await viaClient();
+    expect(res.status).toBe(200);
+    expect(xfcc(res)).toContain(`URI=${spiffe('client')}`);
+    expect(await echoViaClient('permissive')).toBe('permissive');
+  });
+});
+
+describe('DISABLE', () => {
+  beforeAll(async () => {
+    mesh.setMode('DISABLE');
+    // Under DISABLE the server sidecar sets no XFCC: that shows the client's sidecar switched to plaintext.
+    await waitFor(async () => { const r = await viaClient(); return r.status === 200 && xfcc(r) === undefined; }, { what: 'client sidecar to send plaintext' });
+  });
+
+  it('the plaintext caller succeeds', async () => {
+    expect((await plaintextToServer()).status).toBe(200);
+  });
+
+  it("the client's sidecar sends plaintext (auto mTLS) and the request still succeeds", async () => {
+    const res = await viaClient();
+    expect(res.status).toBe(200);
+    expect(xfcc(res)).toBeUndefined();
+    expect(await echoViaClient('disable')).toBe('disable');
+  });
+});
+
+describe('live changes', () => {
+  it('PERMISSIVE -> STRICT by editing the file: plaintext stops working, nothing restarts', async () => {
+    const pids = [mesh.controlPlane.pid, mesh.client.pid, mesh.server.pid];
+    mesh.setMode('PERMISSIVE');
+    await untilPlaintext('works', 'PERMISSIVE');
+    mesh.setMode('STRICT');
+    await untilPlaintext('fails', 'STRICT to refuse plaintext');
+    expect((await viaClient()).status).toBe(200);
+    expect([mesh.controlPlane.pid, mesh.client.pid, mesh.server.pid]).toEqual(pids);
+    expect(mesh.controlPlane.running && mesh.client.running && mesh.server.running).toBe(true);
+  });
+
+  it('a broken YAML edit is rejected; traffic keeps flowing under the last good config', async () => {
+    mesh.writeConfig('peer-authentication.yaml', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: shop\nspec: [');
+    await mesh.controlPlane.waitForLine(/config change rejected/, 10_000);
+    const debug = await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`);
+    expect(debug.json.lastLoad.ok).toBe(false);
+    expect(debug.json.lastLoad.violations.join('\n')).toContain('peer-authentication.yaml');
+    // Still STRICT: the mesh path works, plaintext is still refused.
+    expect((await viaClient()).status).toBe(200);
+    expect(await echoViaClient('after bad edit')).toBe('after bad edit');
+    await expect(plaintextToServer()).rejects.toThrow();
+    // An unknown field is rejected just the same, and naming the field.
+    mesh.writeConfig('peer-authentication.yaml', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: shop}\nspec: {mtls: {mode: PERMISSIVE}, mtlsMode: PERMISSIVE}\n');
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad.violations.join('\n').includes('mtlsMode'), { what: 'the unknown-field rejection' });
+    await expect(plaintextToServer()).rejects.toThrow();
+    mesh.setMode('STRICT');
+  });
+});
+
+describe('control plane restart with the same state dir', () => {
+  it('Envoys keep serving while it is down, reconnect, and the root is unchanged', async () => {
+    const rootBefore = readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8');
+    const caSerialBefore = (await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number;
+
+    await mesh.controlPlane.stop('SIGTERM');
+    await mesh.client.waitForStat('control_plane.connected_state', (v) => v === 0, 10_000);
+    // Nothing to ask: the sidecars keep their last config.
+    for (let i = 0; i < 5; i++) {
+      expect((await viaClient()).status).toBe(200);
+      expect(await echoViaClient(`down ${i}`)).toBe(`down ${i}`);
+    }
+
+    mesh.controlPlane = await mesh.startControlPlane();
+    await mesh.client.waitForStat('control_plane.connected_state', (v) => v === 1, 20_000);
+    await mesh.server.waitForStat('control_plane.connected_state', (v) => v === 1, 20_000);
+    expect(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8')).toBe(rootBefore);
+    expect((await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number).toBe(caSerialBefore);
+    expect((await viaClient()).status).toBe(200);
+    // And it still serves changes.
+    mesh.setMode('PERMISSIVE');
+    await untilPlaintext('works', 'PERMISSIVE after restart');
+    mesh.setMode('STRICT');
+    await untilPlaintext('fails', 'STRICT after restart');
+  });
+});
+
+describe('xDS channel protection', () => {
+  it("a token for one workload used with another's node.id receives no resources", async () => {
+    const serverBootstrap = await mesh.bootstrap('shop/server-1');
+    const serverToken = /x-meshplane-token\n\s+value: (\S+)/.exec(serverBootstrap)?.[1];
+    expect(serverToken).toBeTruthy();
+    const clientBootstrap = await mesh.bootstrap('shop/client-1', ['--admin-port', String(mesh.ports.spareAdmin)]);
+    const forged = clientBootstrap.replace(/(x-meshplane-token\n\s+value: )\S+/, `$1${serverToken}`);
+    expect(forged).not.toBe(clientBootstrap);
+    // Envoy never becomes ready without its initial config: wait for the rejected stream instead.
+    const impostor = await startEnvoy({ name: 'impostor', adminPort: mesh.ports.spareAdmin, bootstrapYaml: forged, logDir: mesh.dir, waitFor: 'admin' });
+    try {
+      await mesh.controlPlane.waitForLine(/client-1\.shop.*(token|authenticat)/i, 15_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const dump = await impostor.configDump();
+      const dynamic = dump.configs.flatMap((c) => [...(c.dynamic_listeners ?? []), ...(c.dynamic_active_clusters ?? []), ...(c.dynamic_active_secrets ?? [])]);
+      expect(dynamic).toEqual([]);
+      expect(await impostor.stat('listener_manager.lds.update_success')).toBe(0);
+      expect(await impostor.stat('cluster_manager.cds.update_success')).toBe(0);
+    } finally {
+      await impostor.stop();
+    }
+  });
+});
+
+describe('across all of it', () => {
+  it("Envoy's update_rejected counters stay 0", async () => {
+    for (const envoy of [mesh.client, mesh.server]) {
+      const rejected = await envoy.stats('update_rejected');
+      expect(rejected.size).toBeGreaterThan(0);
+      for (const [name, value] of rejected) expect({ envoy: envoy.name, name, value }).toEqual({ envoy: envoy.name, name, value: 0 });
+    }
+  });
+});
+
+function normalizeSerial(s: string): string {
+  return s.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
+}
