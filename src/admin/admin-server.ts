@@ -1,0 +1,44 @@
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { splitHostPort } from '../host-port.ts';
+
+export interface AdminSources {
+  /** Ready = a config is being served and the xDS port is open. */
+  ready(): boolean;
+  registry: Registry;
+  /** JSON documents served under /debug/<name>. */
+  debug: Readonly<Record<string, () => unknown>>;
+}
+
+/** Admin HTTP: /healthz, /readyz, /metrics (Prometheus), /debug/<name> (JSON). Loopback by default. */
+export async function startAdminServer(address: string, sources: AdminSources): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    try {
+      if (path === '/healthz') return send(200, 'ok\n');
+      if (path === '/readyz') return sources.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+      if (path === '/metrics') return send(200, await sources.registry.metrics(), sources.registry.contentType);
+      const debug = path.startsWith('/debug/') ? sources.debug[path.slice('/debug/'.length)] : undefined;
+      if (debug) return send(200, `${JSON.stringify(debug(), null, 2)}\n`, 'application/json');
+      const index = ['/healthz', '/readyz', '/metrics', ...Object.keys(sources.debug).map((d) => `/debug/${d}`)];
+      return send(404, `not found; try ${index.join(' ')}\n`);
+    } catch (err) {
+      return send(500, `${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  });
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  return {
+    server,
+    port: typeof bound === 'object' && bound ? bound.port : port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

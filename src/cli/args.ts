@@ -1,0 +1,18 @@
+import { MeshplaneError } from '../errors.ts';
+
+export const DEFAULT_XDS_ADDRESS = '127.0.0.1:15012';
+export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:15014';
+
+export type ArgValues = Record<string, string | boolean | undefined>;
+
+/** A required string option, or a usage error naming it. */
+export function required(values: ArgValues, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new MeshplaneError('USAGE', `--${name} is required`);
+  return v;
+}
+
+export function optional(values: ArgValues, name: string, fallback: string): string {
+  const v = values[name];
+  return typeof v === 'string' && v !== '' ? v : fallback;
+}

@@ -1,0 +1,67 @@
+import { stringify } from 'yaml';
+import { loadOrCreateAuthority } from '../ca/authority.ts';
+import { loadOrCreateTokenKey, TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
+import { controlPlaneSpiffeId } from '../control-plane.ts';
+import { MeshplaneError } from '../errors.ts';
+import { splitHostPort } from '../host-port.ts';
+import { loadModelDir } from '../model/load-model.ts';
+import { qualifiedName, type MeshModel, type Workload } from '../model/types.ts';
+import { buildBootstrap } from '../translate/bootstrap.ts';
+import { DEFAULT_XDS_ADDRESS, required } from './args.ts';
+
+/** Prints a complete Envoy bootstrap for one sidecar workload. */
+export async function bootstrapCommand(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const configDir = required(values, 'config');
+  const ref = required(values, 'workload');
+  const insecure = values['insecure-xds'] === true;
+  const [namespace, name, extra] = ref.split('/');
+  if (!namespace || !name || extra !== undefined) throw new MeshplaneError('USAGE', `--workload "${ref}" must be NAMESPACE/NAME`);
+  const adminPort = Number(values['admin-port'] ?? 15000);
+  if (!Number.isInteger(adminPort) || adminPort < 1 || adminPort > 65535) throw new MeshplaneError('USAGE', `--admin-port "${values['admin-port']}" must be a port number`);
+  const xds = splitHostPort(typeof values['xds-address'] === 'string' ? values['xds-address'] : DEFAULT_XDS_ADDRESS, '--xds-address');
+
+  const { model, violations } = await loadModelDir(configDir);
+  if (!model) throw new MeshplaneError('CONFIG_INVALID', `${configDir}: the configuration is invalid`, violations);
+  const workload = model.workloads.find((w) => w.metadata.namespace === namespace && w.metadata.name === name);
+  if (!workload) {
+    const known = model.workloads.filter((w) => w.sidecar).map((w) => `${w.metadata.namespace}/${w.metadata.name}`);
+    throw new MeshplaneError('USAGE', `workload ${ref} not found in ${configDir}; sidecar workloads: ${known.join(', ') || 'none'}`);
+  }
+  if (!workload.sidecar) throw new MeshplaneError('USAGE', `workload ${ref} has sidecar: false; it gets no Envoy`);
+
+  const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort });
+  process.stdout.write(`# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n`);
+  if (!insecure) process.stdout.write('# It holds this workload\'s xDS token: keep it as private as a key.\n');
+  process.stdout.write(bootstrap);
+  return 0;
+}
+
+/**
+ * The bootstrap YAML for one sidecar workload. With a state dir the xDS channel is TLS pinned to
+ * the mesh root plus this workload's token; without one it is plaintext (`--insecure-xds`).
+ */
+export async function renderBootstrap(o: { model: MeshModel; workload: Workload; stateDir: string | undefined; xds: { host: string; port: number }; adminPort: number }): Promise<string> {
+  const { model, workload, stateDir, xds, adminPort } = o;
+  const nodeId = qualifiedName(workload.metadata);
+  let xdsTls = null;
+  if (stateDir !== undefined) {
+    const { ca, trustDomain } = model.mesh;
+    const { authority } = await loadOrCreateAuthority(stateDir, { keyAlgorithm: ca.keyAlgorithm, rootCertTtlSeconds: ca.rootCertTtlSeconds, trustDomain });
+    const tokenKey = await loadOrCreateTokenKey(stateDir);
+    xdsTls = {
+      trustedCaPem: authority.trustBundlePem,
+      serverSpiffeId: controlPlaneSpiffeId(model),
+      token: workloadToken(tokenKey, nodeId),
+      tokenHeader: TOKEN_METADATA_KEY,
+    };
+  }
+  const bootstrap = buildBootstrap({
+    nodeId,
+    nodeCluster: `${workload.metadata.namespace}/${workload.serviceAccount}`,
+    xdsHost: xds.host,
+    xdsPort: xds.port,
+    adminPort,
+    xdsTls,
+  });
+  return stringify(bootstrap, { lineWidth: 0 });
+}

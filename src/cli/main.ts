@@ -1,0 +1,92 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatViolation, MeshplaneError } from '../errors.ts';
+import { DEFAULT_ADMIN_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
+import { bootstrapCommand } from './bootstrap-command.ts';
+import { demoCommand } from './demo-command.ts';
+import { serveCommand } from './serve-command.ts';
+import { statusCommand } from './status-command.ts';
+import { validateCommand } from './validate-command.ts';
+
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+const str = (description: string) => ({ type: 'string' as const, description });
+const flag = (description: string) => ({ type: 'boolean' as const, description });
+
+const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Record<string, string | boolean | undefined>) => Promise<number> }> = {
+  serve: {
+    summary: 'run the control plane; reloads --config on change',
+    options: {
+      config: str('directory of YAML documents'),
+      'state-dir': str('where the CA root and token key live (created if missing)'),
+      'xds-address': str(`ADS gRPC listen address (default ${DEFAULT_XDS_ADDRESS})`),
+      'admin-address': str(`admin HTTP listen address (default ${DEFAULT_ADMIN_ADDRESS})`),
+      'insecure-xds': flag('plaintext, unauthenticated xDS: debugging only'),
+      'log-level': str('trace|debug|info|warn|error (default info)'),
+    },
+    run: (v) => serveCommand(v),
+  },
+  validate: {
+    summary: 'check a config directory; prints `file: path: message` lines, exit 1 on errors',
+    options: { config: str('directory of YAML documents') },
+    run: (v) => validateCommand(v),
+  },
+  bootstrap: {
+    summary: 'print the Envoy bootstrap YAML for one workload',
+    options: {
+      config: str('directory of YAML documents'),
+      'state-dir': str('the state dir of the control plane (same as serve)'),
+      workload: str('NAMESPACE/NAME of a Workload with sidecar: true'),
+      'xds-address': str(`where the control plane serves ADS (default ${DEFAULT_XDS_ADDRESS})`),
+      'admin-port': str('Envoy admin port on 127.0.0.1 (default 15000)'),
+      'insecure-xds': flag('plaintext xDS without token (must match serve --insecure-xds)'),
+    },
+    run: (v) => bootstrapCommand(v),
+  },
+  status: {
+    summary: 'every connected proxy: versions sent and ACKed per type, last NACK, cert expiry',
+    options: { 'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`), output: str('table|json') },
+    run: (v) => statusCommand(v),
+  },
+  demo: {
+    summary: 'the local mesh: control plane, Envoys and sample apps from examples/, until Ctrl-C',
+    options: { 'state-dir': str('state dir (default .state/demo)'), 'keep-running': flag('ignored; the demo runs until Ctrl-C') },
+    run: (v) => demoCommand(v),
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: meshplane <command> [options]', ''];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    for (const [opt, o] of Object.entries(c.options)) lines.push(`      --${opt.padEnd(16)} ${(o as { description?: string }).description ?? ''}`);
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`meshplane: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const { values } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
+    return await command.run(values as Record<string, string | boolean | undefined>);
+  } catch (err) {
+    if (err instanceof MeshplaneError) {
+      for (const v of err.violations) console.error(formatViolation(v));
+      console.error(`meshplane ${name}: ${err.message}`);
+      return err.code === 'USAGE' ? 2 : 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`meshplane ${name}: ${err.message}\n\n${usage()}`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,18 @@
+import { formatViolation } from '../errors.ts';
+import { loadModelDir } from '../model/load-model.ts';
+import { required } from './args.ts';
+
+/** Prints every violation as `file: path: message`; exit 1 when any is an error. */
+export async function validateCommand(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const dir = required(values, 'config');
+  const { model, violations } = await loadModelDir(dir);
+  for (const v of violations) (v.severity === 'error' ? console.error : console.warn)(formatViolation(v));
+  if (!model) {
+    const errors = violations.filter((v) => v.severity === 'error').length;
+    console.error(`${dir}: ${errors} error${errors === 1 ? '' : 's'}`);
+    return 1;
+  }
+  const sidecars = model.workloads.filter((w) => w.sidecar).length;
+  console.log(`${dir}: ok (${model.services.length} services, ${model.workloads.length} workloads, ${sidecars} with sidecars, ${model.peerAuthentications.length} PeerAuthentications)`);
+  return 0;
+}

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { startAdminServer } from './admin/admin-server.ts';
+import { createMetrics, type Metrics } from './admin/metrics.ts';
+import { loadOrCreateAuthority, type Authority } from './ca/authority.ts';
+import { issueServerCert } from './ca/issue.ts';
+import { spiffeId } from './ca/spiffe.ts';
+import { loadOrCreateTokenKey, verifyWorkloadToken, TOKEN_METADATA_KEY } from './ca/tokens.ts';
+import { WorkloadCertificates } from './ca/workload-certs.ts';
+import { watchConfigDir } from './config/watch-config-dir.ts';
+import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
+import { splitHostPort } from './host-port.ts';
+import { loadModelDir } from './model/load-model.ts';
+import type { MeshModel } from './model/types.ts';
+import { buildProxyPlans } from './plan/build-proxy-plans.ts';
+import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
+import { AdsServer } from './xds/ads-server.ts';
+import { createDebouncer } from './xds/debounce.ts';
+import type { ResourceSet } from './xds/snapshot.ts';
+import { SnapshotCache } from './xds/snapshot-cache.ts';
+import { TYPE_URL } from './xds/type-urls.ts';
+
+export interface ControlPlaneOptions {
+  configDir: string;
+  stateDir: string;
+  xdsAddress: string;
+  adminAddress: string;
+  /** Plaintext xDS without tokens. Debugging only: private keys then cross the wire in clear. */
+  insecureXds: boolean;
+  logger: Logger;
+}
+
+/** The control plane's SPIFFE identity, which every bootstrap pins for the xDS channel. */
+export function controlPlaneSpiffeId(model: MeshModel): string {
+  return spiffeId(model.mesh.trustDomain, model.mesh.rootNamespace, 'meshplane');
+}
+
+const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
+
+/**
+ * Wiring: config dir -> model -> plans -> resources (+ workload certificates) -> snapshot cache
+ * -> ADS. A config change is debounced, validated, and applied only when valid; otherwise the
+ * last good config keeps serving and the errors are logged and shown on /debug/config.
+ */
+export class ControlPlane {
+  private model!: MeshModel;
+  private configHash = '';
+  private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
+  private applying: Promise<void> = Promise.resolve();
+  private rotationTimer: NodeJS.Timeout | undefined;
+  private closers: (() => unknown)[] = [];
+  readonly cache = new SnapshotCache();
+  private ads!: AdsServer;
+  private certs!: WorkloadCertificates;
+  private authority!: Authority;
+  private metrics!: Metrics;
+  xdsPort = 0;
+  adminPort = 0;
+
+  private constructor(private readonly opts: ControlPlaneOptions) {}
+
+  static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
+    const cp = new ControlPlane(opts);
+    try {
+      await cp.init();
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+    return cp;
+  }
+
+  private async init(): Promise<void> {
+    const { opts } = this;
+    const loaded = await loadModelDir(opts.configDir);
+    this.logViolations(loaded.violations);
+    if (!loaded.model) {
+      throw new MeshplaneError('CONFIG_INVALID', `${opts.configDir}: the configuration is invalid; fix the errors above`, loaded.violations);
+    }
+    this.model = loaded.model;
+    this.configHash = hashFiles(loaded.files);
+    const { ca, trustDomain } = this.model.mesh;
+    const { authority, created } = await loadOrCreateAuthority(opts.stateDir, {
+      keyAlgorithm: ca.keyAlgorithm,
+      rootCertTtlSeconds: ca.rootCertTtlSeconds,
+      trustDomain,
+    });
+    this.authority = authority;
+    opts.logger.info({ stateDir: opts.stateDir, root: authority.rootFingerprint, created }, created ? 'created a new mesh root CA' : 'loaded the mesh root CA');
+    this.certs = new WorkloadCertificates(authority, ca);
+    const tokenKey = await loadOrCreateTokenKey(opts.stateDir);
+
+    this.ads = new AdsServer({
+      cache: this.cache,
+      logger: opts.logger.child({ component: 'ads' }),
+      controlPlaneId: `meshplane@${process.pid}`,
+      authenticate: opts.insecureXds
+        ? () => true
+        : (nodeId, metadata) => verifyWorkloadToken(tokenKey, nodeId, metadata.get(TOKEN_METADATA_KEY)[0]?.toString()),
+    });
+    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad);
+    this.closers.push(() => this.ads.close());
+
+    await this.applyModel(this.model);
+
+    this.xdsPort = await this.ads.listen(opts.xdsAddress, await this.xdsCredentials());
+    if (opts.insecureXds) {
+      opts.logger.warn('--insecure-xds: xDS is PLAINTEXT and UNAUTHENTICATED; any local process can fetch every workload private key. Debugging only.');
+    }
+    const admin = await startAdminServer(opts.adminAddress, {
+      ready: () => this.xdsPort > 0,
+      registry: this.metrics.registry,
+      debug: {
+        proxies: () => this.proxyStatus(),
+        config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
+        ca: () => ({ rootFingerprint: this.authority.rootFingerprint, rootNotAfter: this.authority.rootCert.notAfter }),
+      },
+    });
+    this.adminPort = admin.port;
+    this.closers.push(() => admin.close());
+
+    const reload = createDebouncer(() => this.reload(), { quietMs: 100, maxMs: 1000 });
+    const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
+    this.closers.push(() => watcher.close(), () => reload.cancel());
+    opts.logger.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${this.xdsPort}`, admin: `${splitHostPort(opts.adminAddress).host}:${this.adminPort}`, proxies: this.cache.nodeIds().length }, 'meshplane serving');
+  }
+
+  /** Re-read the config dir; apply it if it changed and is valid, else keep the last good one. */
+  async reload(): Promise<void> {
+    const loaded = await loadModelDir(this.opts.configDir).catch((err: unknown) => ({
+      model: undefined,
+      files: [],
+      violations: [{ file: this.opts.configDir, path: '', message: String(err), severity: 'error' } satisfies Violation],
+    }));
+    const hash = hashFiles(loaded.files);
+    if (loaded.model && hash === this.configHash) return;
+    const at = new Date().toISOString();
+    this.logViolations(loaded.violations);
+    if (!loaded.model) {
+      this.lastLoad = { at, ok: false, violations: loaded.violations.map(formatViolation) };
+      this.metrics.configReloads.inc({ result: 'rejected' });
+      this.opts.logger.error({ errors: this.lastLoad.violations.length }, 'config change rejected; the last good config keeps serving');
+      return;
+    }
+    this.configHash = hash;
+    this.model = loaded.model;
+    this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
+    this.metrics.configReloads.inc({ result: 'applied' });
+    await this.applyModel(loaded.model);
+    this.opts.logger.info({ proxies: this.cache.nodeIds().length }, 'config change applied');
+  }
+
+  /** Translate every proxy and hand the results to the cache, which pushes only what changed. */
+  private applyModel(model: MeshModel): Promise<void> {
+    this.applying = this.applying.then(async () => {
+      const plans = buildProxyPlans(model);
+      const live = new Set(plans.map((p) => p.nodeId));
+      for (const plan of plans) {
+        try {
+          const cert = await this.certs.ensure(plan.nodeId, plan.spiffeId);
+          const resources = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
+          this.cache.setSnapshot(plan.nodeId, toResourceSet(resources));
+        } catch (err) {
+          // A bug for one proxy must not stop the others; it keeps its last good snapshot.
+          this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
+        }
+      }
+      for (const node of this.cache.nodeIds()) if (!live.has(node)) this.cache.removeSnapshot(node);
+      this.certs.retain(live);
+      this.scheduleRotation();
+    });
+    return this.applying;
+  }
+
+  /** Re-run translation when the first workload certificate is due, so rotation reaches SDS. */
+  private scheduleRotation(): void {
+    clearTimeout(this.rotationTimer);
+    const due = this.certs.nextRotationAt();
+    if (!due) return;
+    const delay = Math.min(Math.max(due.getTime() - Date.now(), 1000), 2 ** 31 - 1);
+    this.rotationTimer = setTimeout(() => void this.applyModel(this.model), delay);
+    this.rotationTimer.unref();
+  }
+
+  private async xdsCredentials(): Promise<grpc.ServerCredentials> {
+    if (this.opts.insecureXds) return grpc.ServerCredentials.createInsecure();
+    const { host } = splitHostPort(this.opts.xdsAddress);
+    const cert = await issueServerCert(this.authority, {
+      spiffeId: controlPlaneSpiffeId(this.model),
+      dnsNames: ['localhost', 'meshplane-xds'],
+      ipAddresses: /^[0-9.]+$/.test(host) ? [host] : [],
+      ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
+      keyAlgorithm: this.model.mesh.ca.keyAlgorithm,
+    });
+    // Envoys authenticate with their token, not a client certificate: they have none before SDS.
+    return grpc.ServerCredentials.createSsl(
+      Buffer.from(this.authority.trustBundlePem),
+      [{ cert_chain: Buffer.from(cert.certChainPem), private_key: Buffer.from(cert.privateKeyPem) }],
+      false,
+    );
+  }
+
+  private proxyStatus() {
+    return this.ads.status().map((s) => ({ ...s, certificate: this.certs.peek(s.nodeId) }));
+  }
+
+  private logViolations(violations: readonly Violation[]): void {
+    for (const v of violations) {
+      if (v.severity === 'error') this.opts.logger.error(formatViolation(v));
+      else this.opts.logger.warn(formatViolation(v));
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.rotationTimer);
+    for (const close of this.closers.reverse()) await close();
+    this.closers = [];
+  }
+}
+
+export function toResourceSet(r: ProxyResources): ResourceSet {
+  const entries = (list: { name: string }[]) => list.map((resource) => ({ name: resource.name, resource }));
+  return new Map([
+    [TYPE_URL.secret, entries(r.secrets)],
+    [TYPE_URL.cluster, entries(r.clusters)],
+    [TYPE_URL.listener, entries(r.listeners)],
+  ]);
+}
+
+function hashFiles(files: readonly { file: string; text: string }[]): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(f.file).update('\0').update(f.text).update('\0');
+  return h.digest('hex');
+}
