@@ -1,0 +1,71 @@
+/**
+ * Small file helpers for the CA's state dir: create-once 0600 files, fsync, and STATE_INVALID
+ * errors that name the file. Shared by authority.ts (root CA) and tokens.ts (xDS token key).
+ */
+import { lstat, open, stat } from 'node:fs/promises';
+import { MeshplaneError } from '../errors.ts';
+
+/** Creates `path` with mode 0600 (failing if it exists) and flushes it to disk. */
+export async function writeNewFile(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a file or directory (a directory sync makes a rename in it durable). */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Whether `path` exists (symlinks not followed); any error but ENOENT is STATE_INVALID. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return false;
+    throw stateError(path, `cannot be inspected: ${errorText(err)}`, err);
+  }
+}
+
+/** stat, or undefined when the path does not exist. */
+export async function statOrUndefined(path: string) {
+  try {
+    return await stat(path);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return undefined;
+    throw stateError(path, `cannot be inspected: ${errorText(err)}`, err);
+  }
+}
+
+/** Runs an fs operation, turning an I/O failure into STATE_INVALID naming the path. */
+export async function io<T>(path: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof MeshplaneError) throw err;
+    throw new MeshplaneError('STATE_INVALID', `could not ${what} ${path}: ${errorText(err)}; check the state dir's ownership, permissions and free space`, [], { cause: err });
+  }
+}
+
+/** STATE_INVALID with the file first, as `file: what is wrong; what to do`. */
+export function stateError(path: string, message: string, cause?: unknown): MeshplaneError {
+  return new MeshplaneError('STATE_INVALID', `${path} ${message}`, [], cause === undefined ? undefined : { cause });
+}
+
+export function isCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
