@@ -5,7 +5,7 @@ import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
 import { loadOrCreateAuthority, type Authority } from './ca/authority.ts';
 import { issueServerCert } from './ca/issue.ts';
-import { spiffeId } from './ca/spiffe.ts';
+import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { loadOrCreateTokenKey, verifyWorkloadToken, TOKEN_METADATA_KEY } from './ca/tokens.ts';
 import { WorkloadCertificates } from './ca/workload-certs.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
@@ -29,11 +29,6 @@ export interface ControlPlaneOptions {
   /** Plaintext xDS without tokens. Debugging only: private keys then cross the wire in clear. */
   insecureXds: boolean;
   logger: Logger;
-}
-
-/** The control plane's SPIFFE identity, which every bootstrap pins for the xDS channel. */
-export function controlPlaneSpiffeId(model: MeshModel): string {
-  return spiffeId(model.mesh.trustDomain, model.mesh.rootNamespace, 'meshplane');
 }
 
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
@@ -187,7 +182,7 @@ export class ControlPlane {
     if (this.opts.insecureXds) return grpc.ServerCredentials.createInsecure();
     const { host } = splitHostPort(this.opts.xdsAddress);
     const cert = await issueServerCert(this.authority, {
-      spiffeId: controlPlaneSpiffeId(this.model),
+      spiffeId: controlPlaneSpiffeId(this.model.mesh.trustDomain, this.model.mesh.rootNamespace),
       dnsNames: ['localhost', 'meshplane-xds'],
       ipAddresses: /^[0-9.]+$/.test(host) ? [host] : [],
       ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
@@ -201,8 +196,12 @@ export class ControlPlane {
     );
   }
 
+  /** Connected proxies with their certificate's public facts (never the key). */
   private proxyStatus() {
-    return this.ads.status().map((s) => ({ ...s, certificate: this.certs.peek(s.nodeId) }));
+    return this.ads.status().map((s) => {
+      const cert = this.certs.peek(s.nodeId);
+      return { ...s, certificate: cert && { serialNumber: cert.serialNumber, uriSans: cert.uriSans, notBefore: cert.notBefore, notAfter: cert.notAfter } };
+    });
   }
 
   private logViolations(violations: readonly Violation[]): void {

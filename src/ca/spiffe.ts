@@ -37,3 +37,8 @@ export function checkSpiffeId(id: string): string | undefined {
   }
   return undefined;
 }
+
+/** The control plane's own identity, which every bootstrap pins for the xDS channel. */
+export function controlPlaneSpiffeId(trustDomain: string, rootNamespace: string): string {
+  return spiffeId(trustDomain, rootNamespace, 'meshplane');
+}

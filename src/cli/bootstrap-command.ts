@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { loadOrCreateAuthority } from '../ca/authority.ts';
+import { controlPlaneSpiffeId } from '../ca/spiffe.ts';
 import { loadOrCreateTokenKey, TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
-import { controlPlaneSpiffeId } from '../control-plane.ts';
 import { MeshplaneError } from '../errors.ts';
 import { splitHostPort } from '../host-port.ts';
 import { loadModelDir } from '../model/load-model.ts';
@@ -50,7 +50,7 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
     const tokenKey = await loadOrCreateTokenKey(stateDir);
     xdsTls = {
       trustedCaPem: authority.trustBundlePem,
-      serverSpiffeId: controlPlaneSpiffeId(model),
+      serverSpiffeId: controlPlaneSpiffeId(model.mesh.trustDomain, model.mesh.rootNamespace),
       token: workloadToken(tokenKey, nodeId),
       tokenHeader: TOKEN_METADATA_KEY,
     };

@@ -1,28 +1,28 @@
+import type { ProxyStatus, TypeStatus } from '../xds/proxy-status.ts';
 import { DEFAULT_ADMIN_ADDRESS, optional, type ArgValues } from './args.ts';
 
-interface TypeStatus {
-  versionSent?: string;
-  versionAcked?: string;
-  lastNack?: { version?: string; message: string; at: string };
-}
-interface ProxyStatusRow {
-  nodeId: string;
-  connectedAt?: string;
-  types?: Record<string, TypeStatus>;
-  certificate?: { notAfter?: string; serialNumber?: string };
-}
+/** A row of the control plane's /debug/proxies. */
+type ProxyRow = ProxyStatus & { certificate?: { serialNumber: string; notAfter: string } };
 
 const SHORT: Record<string, string> = { Listener: 'LDS', Cluster: 'CDS', Secret: 'SDS', RouteConfiguration: 'RDS', ClusterLoadAssignment: 'EDS' };
+const shortType = (typeUrl: string) => SHORT[typeUrl.split('.').pop()!] ?? typeUrl;
 
-/** Like `istioctl proxy-status`: per proxy and type SYNCED / STALE / NACKED / NOT SENT. */
+/** Like `istioctl proxy-status`: per proxy and type SYNCED, STALE (sent, not ACKed), NACKED or NOT SENT. */
+export function syncState(t: TypeStatus | undefined): string {
+  if (!t?.versionSent) return 'NOT SENT';
+  if (t.versionAcked === t.versionSent) return 'SYNCED';
+  if (t.lastNack?.version === t.versionSent) return 'NACKED';
+  return 'STALE';
+}
+
 export async function statusCommand(values: ArgValues): Promise<number> {
   const admin = optional(values, 'admin-address', DEFAULT_ADMIN_ADDRESS);
-  let rows: ProxyStatusRow[];
+  let rows: ProxyRow[];
   try {
     const res = await fetch(`http://${admin}/debug/proxies`);
-    rows = (await res.json()) as ProxyStatusRow[];
+    rows = (await res.json()) as ProxyRow[];
   } catch (err) {
-    console.error(`meshplane status: cannot reach the control plane admin at ${admin} (${(err as Error).message}); is \`meshplane serve\` running? pass --admin-address`);
+    console.error(`meshplane status: cannot reach the control plane admin at ${admin} (${(err as Error).message}); is \`meshplane serve\` running? Pass --admin-address.`);
     return 1;
   }
   if (values.output === 'json') {
@@ -31,14 +31,12 @@ export async function statusCommand(values: ArgValues): Promise<number> {
   }
   const header = ['NODE', 'CDS', 'LDS', 'SDS', 'CERT EXPIRES', 'LAST NACK'];
   const table = rows.map((r) => {
-    const byShort = Object.fromEntries(Object.entries(r.types ?? {}).map(([url, t]) => [SHORT[url.split('.').pop()!] ?? url, t]));
-    const state = (t: TypeStatus | undefined) =>
-      !t || !t.versionSent ? 'NOT SENT' : t.lastNack && t.lastNack.version !== t.versionAcked && t.versionAcked !== t.versionSent ? 'NACKED' : t.versionAcked === t.versionSent ? 'SYNCED' : 'STALE';
-    const nack = Object.values(r.types ?? {}).find((t) => t.lastNack)?.lastNack;
-    return [r.nodeId, state(byShort.CDS), state(byShort.LDS), state(byShort.SDS), r.certificate?.notAfter ?? '-', nack ? `${nack.at} ${nack.message.slice(0, 60)}` : '-'];
+    const byType = new Map(r.types.map((t) => [shortType(t.typeUrl), t]));
+    const nack = r.types.filter((t) => t.lastNack).map((t) => `${shortType(t.typeUrl)} ${t.lastNack!.at}: ${t.lastNack!.message.slice(0, 80)}`)[0];
+    return [r.nodeId, syncState(byType.get('CDS')), syncState(byType.get('LDS')), syncState(byType.get('SDS')), r.certificate?.notAfter ?? '-', nack ?? '-'];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => String(row[i]).length)));
-  for (const row of [header, ...table]) console.log(row.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd());
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  for (const row of [header, ...table]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   if (rows.length === 0) console.log('(no proxy connected)');
   return 0;
 }

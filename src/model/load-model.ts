@@ -1,0 +1,143 @@
+/**
+ * The configuration directory → a validated MeshModel, or every violation found.
+ * `parseModelFiles` is pure; `loadModelDir` only adds reading the directory.
+ */
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { Violation } from '../errors.ts';
+import type { MeshModel, Metadata } from './types.ts';
+import { Issues } from './fields.ts';
+import { type ConfigFile, parseDocuments } from './parse-documents.ts';
+import { parseResource } from './parse-resource.ts';
+import { CONFIG_FILE, type ResourceSet, validateReferences } from './validate-references.ts';
+
+export interface ModelResult {
+  /** Present iff there is no error-severity violation. */
+  model?: MeshModel;
+  violations: Violation[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] };
+
+export function parseModelFiles(files: { file: string; text: string }[]): ModelResult {
+  const sorted = [...files].sort((a, b) => compare(a.file, b.file));
+  const { documents, violations } = parseDocuments(sorted);
+  const set: Mutable<ResourceSet> = { meshes: [], services: [], externalServices: [], workloads: [], peerAuthentications: [] };
+  for (const doc of documents) {
+    const issues = new Issues(doc.file);
+    const parsed = parseResource(doc, issues);
+    violations.push(...issues.violations);
+    if (!parsed) continue;
+    switch (parsed.kind) {
+      case 'Mesh':
+        set.meshes.push(parsed);
+        break;
+      case 'Service':
+        set.services.push(parsed);
+        break;
+      case 'ExternalService':
+        set.externalServices.push(parsed);
+        break;
+      case 'Workload':
+        set.workloads.push(parsed);
+        break;
+      case 'PeerAuthentication':
+        set.peerAuthentications.push(parsed);
+        break;
+    }
+  }
+  violations.push(...validateReferences(set));
+
+  // Group by file in directory order (whole-directory problems first); stable within a file.
+  const order = new Map<string, number>([[CONFIG_FILE, -1]]);
+  for (const f of sorted) order.set(f.file, order.size);
+  const rank = (v: Violation) => {
+    const hash = v.file.lastIndexOf('#');
+    const base = hash > 0 && !order.has(v.file) ? v.file.slice(0, hash) : v.file;
+    return [order.get(base) ?? order.size, hash > 0 ? Number(v.file.slice(hash + 1)) || 0 : 0] as const;
+  };
+  const ranked = violations.map((v, i) => ({ v, i, r: rank(v) }));
+  ranked.sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i);
+  const all = ranked.map((x) => x.v);
+
+  if (all.some((v) => v.severity === 'error') || set.meshes.length !== 1) return { violations: all };
+  const byName = <T extends { metadata: Metadata }>(items: readonly { value: T }[]): T[] =>
+    items.map((i) => i.value).sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name));
+  const model: MeshModel = {
+    mesh: set.meshes[0]!.value,
+    services: byName(set.services),
+    workloads: byName(set.workloads),
+    externalServices: byName(set.externalServices),
+    peerAuthentications: byName(set.peerAuthentications),
+  };
+  return { model, violations: all };
+}
+
+/** Reads every `*.yaml` / `*.yml` under `dir` (recursively, sorted, dotfiles and dot-dirs skipped). */
+export async function loadModelDir(dir: string): Promise<ModelResult & { files: { file: string; text: string }[] }> {
+  const files: ConfigFile[] = [];
+  const violations: Violation[] = [];
+  const unreadable = (file: string, err: unknown, what: string) =>
+    violations.push({
+      file,
+      path: '',
+      message: `cannot read ${what}: ${err instanceof Error ? err.message : String(err)}; check the path and its permissions`,
+      severity: 'error',
+    });
+
+  const visited = new Set<string>();
+  const walk = async (abs: string): Promise<void> => {
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch (err) {
+      unreadable(relative(dir, abs) || dir, err, 'directory');
+      return;
+    }
+    if (visited.has(real)) return; // a symlink loop
+    visited.add(real);
+    let entries;
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch (err) {
+      unreadable(relative(dir, abs) || dir, err, 'config directory');
+      return;
+    }
+    const names = entries.map((e) => e.name).filter((n) => !n.startsWith('.')).sort(compare);
+    for (const name of names) {
+      const path = join(abs, name);
+      const rel = relative(dir, path).split(sep).join('/');
+      let info;
+      try {
+        info = await stat(path); // follows symlinks (ConfigMap mounts are symlinks)
+      } catch (err) {
+        unreadable(rel, err, 'file');
+        continue;
+      }
+      if (info.isDirectory()) await walk(path);
+      else if (info.isFile() && /\.ya?ml$/i.test(name)) {
+        try {
+          files.push({ file: rel, text: await readFile(path, 'utf8') });
+        } catch (err) {
+          unreadable(rel, err, 'file');
+        }
+      }
+    }
+  };
+  await walk(dir);
+
+  if (violations.length > 0) return { violations, files };
+  if (files.length === 0) {
+    return {
+      violations: [{ file: dir, path: '', message: 'no .yaml or .yml files found: put the Mesh, Services and Workloads here, or point --config at the right directory', severity: 'error' }],
+      files,
+    };
+  }
+  files.sort((a, b) => compare(a.file, b.file));
+  return { ...parseModelFiles(files), files };
+}
+
+/** Code-unit order: deterministic across locales. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,99 @@
+/**
+ * `kind: Mesh` spec: trustDomain, rootNamespace and the CA settings, with defaults.
+ */
+import type { CaSettings, KeyAlgorithm, Mesh, Metadata, Source } from './types.ts';
+import { dnsLabelProblem, formatDuration, parseDuration } from './formats.ts';
+import { type Issues, ObjectFields } from './fields.ts';
+
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+export const DEFAULT_ROOT_NAMESPACE = 'mesh-system';
+export const DEFAULT_CA: CaSettings = {
+  keyAlgorithm: 'ECDSA_P256',
+  workloadCertTtlSeconds: 24 * 3600,
+  rotationRatio: 0.5,
+  rootCertTtlSeconds: 87600 * 3600,
+};
+
+const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ECDSA_P256', 'RSA_2048'];
+const MIN_WORKLOAD_TTL = 60;
+const MAX_WORKLOAD_TTL = 90 * 24 * 3600;
+const MIN_ROOT_TTL = 3600;
+const MAX_ROOT_TTL = 100 * 365 * 24 * 3600;
+
+/** SPIFFE trust domain: lowercase letters, digits, '.', '-', '_' (we also require DNS-like labels). */
+const TRUST_DOMAIN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/;
+
+export function parseMesh(spec: unknown, base: { source: Source; metadata: Metadata }, issues: Issues): Mesh {
+  const mesh: Mesh = {
+    kind: 'Mesh',
+    ...base,
+    trustDomain: DEFAULT_TRUST_DOMAIN,
+    rootNamespace: DEFAULT_ROOT_NAMESPACE,
+    ca: { ...DEFAULT_CA },
+  };
+  if (spec === undefined || spec === null) return mesh;
+  const f = ObjectFields.read(issues, spec, 'spec', ['trustDomain', 'rootNamespace', 'ca'] as const);
+  if (!f) return mesh;
+
+  const trustDomain = f.string('trustDomain');
+  if (trustDomain !== undefined) {
+    if (trustDomain.length <= 255 && TRUST_DOMAIN.test(trustDomain)) mesh.trustDomain = trustDomain;
+    else {
+      const lower = trustDomain.toLowerCase();
+      const fix = lower !== trustDomain && TRUST_DOMAIN.test(lower) ? `, e.g. ${JSON.stringify(lower)}` : ` such as "${DEFAULT_TRUST_DOMAIN}"`;
+      f.error('trustDomain', `${JSON.stringify(trustDomain)} is not a valid SPIFFE trust domain: use lowercase DNS-like labels (letters, digits, '-', '_') separated by dots${fix}`);
+    }
+  }
+  const rootNamespace = f.string('rootNamespace');
+  if (rootNamespace !== undefined) {
+    const problem = dnsLabelProblem(rootNamespace);
+    if (problem) f.error('rootNamespace', problem);
+    mesh.rootNamespace = rootNamespace;
+  }
+
+  const ca = f.object('ca', ['keyAlgorithm', 'workloadCertTTL', 'rotationRatio', 'rootCertTTL'] as const);
+  if (!ca) return mesh;
+  mesh.ca.keyAlgorithm = ca.enumValue('keyAlgorithm', KEY_ALGORITHMS) ?? DEFAULT_CA.keyAlgorithm;
+
+  const workloadTtl = readDuration(ca, 'workloadCertTTL', MIN_WORKLOAD_TTL, MAX_WORKLOAD_TTL);
+  if (workloadTtl !== undefined) mesh.ca.workloadCertTtlSeconds = workloadTtl;
+  const rootTtl = readDuration(ca, 'rootCertTTL', MIN_ROOT_TTL, MAX_ROOT_TTL);
+  if (rootTtl !== undefined) mesh.ca.rootCertTtlSeconds = rootTtl;
+  if ((workloadTtl !== undefined || rootTtl !== undefined) && mesh.ca.rootCertTtlSeconds <= mesh.ca.workloadCertTtlSeconds) {
+    ca.error(
+      rootTtl !== undefined ? 'rootCertTTL' : 'workloadCertTTL',
+      `rootCertTTL (${formatDuration(mesh.ca.rootCertTtlSeconds)}) must be longer than workloadCertTTL (${formatDuration(mesh.ca.workloadCertTtlSeconds)}): a workload certificate cannot outlive its root`,
+    );
+  }
+
+  const ratio = ca.number('rotationRatio');
+  if (ratio !== undefined) {
+    if (ratio > 0 && ratio < 1) mesh.ca.rotationRatio = ratio;
+    else ca.error('rotationRatio', `must be greater than 0 and less than 1 (the fraction of a certificate's lifetime after which it is renewed, e.g. 0.5), got ${ratio}`);
+  }
+  return mesh;
+}
+
+function readDuration<K extends string>(f: ObjectFields<K>, key: K, min: number, max: number): number | undefined {
+  const v = f.raw(key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') {
+    const fix = typeof v === 'number' ? `: write it with a unit, e.g. "${v}s"` : '';
+    f.error(key, `must be a duration string such as "24h", "90m" or "3600s"${fix}`);
+    return undefined;
+  }
+  const seconds = parseDuration(v);
+  if (seconds === undefined) {
+    f.error(key, `${JSON.stringify(v)} is not a duration: use a number with a unit h, m, s (or ms, us, ns), e.g. "24h", "90m", "1h30m"`);
+    return undefined;
+  }
+  if (!Number.isInteger(seconds)) {
+    f.error(key, `${JSON.stringify(v)} is not a whole number of seconds: round it, e.g. "${Math.round(seconds)}s"`);
+    return undefined;
+  }
+  if (seconds < min || seconds > max) {
+    f.error(key, `${JSON.stringify(v)} is out of range: use between ${formatDuration(min)} and ${formatDuration(max)}`);
+    return undefined;
+  }
+  return seconds;
+}

@@ -1,0 +1,279 @@
+/**
+ * Checks across documents: exactly one Mesh, unique names, inbound/outbound references to
+ * Services and their ports, listener address:port clashes, and PeerAuthentication placement.
+ */
+import type { Violation } from '../errors.ts';
+import type { ExternalService, Mesh, PeerAuthentication, Service, Workload } from './types.ts';
+import { qualifiedName } from './types.ts';
+import { suggest } from './did-you-mean.ts';
+import { DEFAULT_ROOT_NAMESPACE } from './parse-mesh.ts';
+
+export interface Located<T> {
+  /** As violations name it: `file.yaml` or `file.yaml#2`. */
+  file: string;
+  value: T;
+}
+export interface LocatedWorkload extends Located<Workload> {
+  inboundPaths: readonly string[];
+  outboundPaths: readonly string[];
+}
+export interface ResourceSet {
+  meshes: readonly Located<Mesh>[];
+  services: readonly Located<Service>[];
+  externalServices: readonly Located<ExternalService>[];
+  workloads: readonly LocatedWorkload[];
+  peerAuthentications: readonly Located<PeerAuthentication>[];
+}
+
+/** `file` of violations about the directory as a whole. */
+export const CONFIG_FILE = '(config)';
+const MESH_EXAMPLE =
+  '{apiVersion: meshplane.dev/v1alpha1, kind: Mesh, metadata: {name: default}, spec: {trustDomain: cluster.local, rootNamespace: mesh-system}}';
+
+type Destination = { kind: 'Service'; at: Located<Service> } | { kind: 'ExternalService'; at: Located<ExternalService> };
+
+export function validateReferences(set: ResourceSet): Violation[] {
+  const out: Violation[] = [];
+  const error = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'error' });
+  const warning = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'warning' });
+
+  // Exactly one Mesh.
+  const [mesh, ...extraMeshes] = set.meshes;
+  if (!mesh) error(CONFIG_FILE, '', `no Mesh found: add exactly one Mesh document, e.g. a file mesh.yaml with ${MESH_EXAMPLE}`);
+  for (const extra of extraMeshes) {
+    error(extra.file, '', `only one Mesh is allowed and one is already defined in ${mesh!.file}: remove this one or merge the two`);
+  }
+  const rootNamespace = mesh?.value.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+
+  // Unique names. Services and ExternalServices share names because outbounds reference both.
+  const destinations = new Map<string, Destination>();
+  const key = (namespace: string, name: string) => `${namespace}/${name}`;
+  const claim = <T extends { kind: string; metadata: { name: string; namespace: string } }>(
+    seen: Map<string, Located<T>>,
+    at: Located<T>,
+  ): boolean => {
+    const m = at.value.metadata;
+    const first = seen.get(key(m.namespace, m.name));
+    if (!first) {
+      seen.set(key(m.namespace, m.name), at);
+      return true;
+    }
+    const shared = first.value.kind !== at.value.kind
+      ? ` (Services and ExternalServices share one set of names because outbounds reference both)`
+      : '';
+    error(
+      at.file,
+      'metadata.name',
+      `${at.value.kind} ${JSON.stringify(m.name)} in namespace ${JSON.stringify(m.namespace)} clashes with the ${first.value.kind} of the same name in ${first.file}${shared}: rename one of them`,
+    );
+    return false;
+  };
+  const destinationSeen = new Map<string, Located<Service | ExternalService>>();
+  for (const at of set.services) {
+    if (claim(destinationSeen, at)) destinations.set(key(at.value.metadata.namespace, at.value.metadata.name), { kind: 'Service', at });
+  }
+  for (const at of set.externalServices) {
+    if (claim(destinationSeen, at)) {
+      destinations.set(key(at.value.metadata.namespace, at.value.metadata.name), { kind: 'ExternalService', at });
+    }
+  }
+  const workloadSeen = new Map<string, Located<Workload>>();
+  for (const at of set.workloads) claim(workloadSeen, at);
+  const policySeen = new Map<string, Located<PeerAuthentication>>();
+  for (const at of set.peerAuthentications) claim(policySeen, at);
+
+  const namesIn = (namespace: string) =>
+    [...destinations.values()].filter((d) => d.at.value.metadata.namespace === namespace).map((d) => d.at.value.metadata.name);
+  const portList = (s: Service) => s.ports.map((p) => p.name).join(', ') || '(none)';
+  const suggestion = (word: string, candidates: Iterable<string>) => {
+    const s = suggest(word, candidates);
+    return s === undefined ? '' : `; did you mean ${JSON.stringify(s)}?`;
+  };
+
+  for (const w of set.workloads) {
+    const ns = w.value.metadata.namespace;
+    const served = new Map<string, string>();
+    w.value.inbound.forEach((port, i) => {
+      const path = w.inboundPaths[i]!;
+      const dest = destinations.get(key(ns, port.service));
+      if (!dest) {
+        error(
+          w.file,
+          `${path}.service`,
+          `service ${JSON.stringify(port.service)} not found in namespace ${JSON.stringify(ns)}: define a Service named ${port.service} in namespace ${ns}, or fix ${path}.service${suggestion(port.service, namesIn(ns))}`,
+        );
+        return;
+      }
+      if (dest.kind === 'ExternalService') {
+        error(
+          w.file,
+          `${path}.service`,
+          `${JSON.stringify(port.service)} is an ExternalService (${dest.at.file}); inbound ports serve a Service of the mesh: define a Service, or fix ${path}.service`,
+        );
+        return;
+      }
+      const service = dest.at.value;
+      if (!service.ports.some((p) => p.name === port.port)) {
+        error(
+          w.file,
+          `${path}.port`,
+          `Service ${JSON.stringify(qualifiedName(service.metadata))} has no port named ${JSON.stringify(port.port)} (its ports: ${portList(service)}): use one of them, or add the port to the Service in ${dest.at.file}${suggestion(port.port, service.ports.map((p) => p.name))}`,
+        );
+        return;
+      }
+      const id = `${port.service}/${port.port}`;
+      const first = served.get(id);
+      if (first !== undefined) {
+        error(w.file, `${path}.port`, `port ${port.port} of Service ${port.service} is already served by ${first}: remove one of the two inbound entries`);
+      } else served.set(id, path);
+    });
+
+    w.value.outbound.forEach((port, i) => {
+      const path = w.outboundPaths[i]!;
+      const parts = port.service.split('.');
+      if (parts.length > 2) return; // malformed, reported by parseWorkload
+      const [name, namespace = ns] = parts as [string, string?];
+      const dest = destinations.get(key(namespace, name));
+      if (!dest) {
+        error(
+          w.file,
+          `${path}.service`,
+          `service ${JSON.stringify(port.service)} not found: define a Service named ${name} in namespace ${namespace}, or fix ${path}.service${suggestion(name, namesIn(namespace))}`,
+        );
+        return;
+      }
+      const target = qualifiedName(dest.at.value.metadata);
+      if (dest.kind === 'Service') {
+        const service = dest.at.value;
+        if (port.port === undefined) {
+          error(w.file, `${path}.port`, `"port" is required for Service ${JSON.stringify(target)}: set it to one of its port names: ${portList(service)}`);
+        } else if (!service.ports.some((p) => p.name === port.port)) {
+          error(
+            w.file,
+            `${path}.port`,
+            `Service ${JSON.stringify(target)} has no port named ${JSON.stringify(port.port)} (its ports: ${portList(service)}): use one of them, or add the port to the Service in ${dest.at.file}${suggestion(port.port, service.ports.map((p) => p.name))}`,
+          );
+        }
+      } else {
+        const ext = dest.at.value;
+        if (port.port !== undefined && port.port !== String(ext.port)) {
+          error(
+            w.file,
+            `${path}.port`,
+            `ExternalService ${JSON.stringify(target)} has the single port ${ext.port}: set port to "${ext.port}" or omit it`,
+          );
+        }
+      }
+    });
+  }
+
+  validateListeners(set.workloads, error);
+  validatePeerAuthentications(set.peerAuthentications, set.workloads, rootNamespace, warning);
+  return out;
+}
+
+interface Socket {
+  address: string;
+  port: number;
+  owner: string;
+  file: string;
+  path: string;
+}
+
+/** Two listeners on one address:port (0.0.0.0 overlaps every address) cannot both bind. */
+function validateListeners(workloads: readonly LocatedWorkload[], error: (file: string, path: string, message: string) => void): void {
+  const byPort = new Map<number, Socket[]>();
+  const add = (s: Socket) => {
+    if (s.address === '') return;
+    const list = byPort.get(s.port) ?? [];
+    list.push(s);
+    byPort.set(s.port, list);
+  };
+  for (const w of workloads) {
+    const owner = `Workload ${qualifiedName(w.value.metadata)}`;
+    w.value.inbound.forEach((p, i) =>
+      add({ address: w.value.address, port: p.listenPort, owner, file: w.file, path: `${w.inboundPaths[i]!}.listenPort` }),
+    );
+    w.value.outbound.forEach((p, i) =>
+      add({ address: p.bind, port: p.listenPort, owner, file: w.file, path: `${w.outboundPaths[i]!}.listenPort` }),
+    );
+  }
+  for (const sockets of byPort.values()) {
+    for (const s of sockets) {
+      const others = sockets.filter((o) => o !== s && (o.address === s.address || o.address === '0.0.0.0' || s.address === '0.0.0.0'));
+      if (others.length === 0) continue;
+      const names = others.map((o) => `${o.owner} ${o.path} (${o.file}, ${o.address}:${o.port})`).join('; ');
+      error(s.file, s.path, `${s.address}:${s.port} is also listened on by ${names}: give each listener its own address:port`);
+    }
+  }
+}
+
+function validatePeerAuthentications(
+  policies: readonly Located<PeerAuthentication>[],
+  workloads: readonly LocatedWorkload[],
+  rootNamespace: string,
+  warning: (file: string, path: string, message: string) => void,
+): void {
+  const wide = new Map<string, Located<PeerAuthentication>[]>();
+  for (const at of policies) {
+    const p = at.value;
+    const ns = p.metadata.namespace;
+    if (!p.selector) {
+      wide.set(ns, [...(wide.get(ns) ?? []), at]);
+      continue;
+    }
+    if (ns === rootNamespace) {
+      warning(
+        at.file,
+        'spec.selector',
+        `a PeerAuthentication with a selector in the root namespace ${JSON.stringify(rootNamespace)} is ignored (as in Istio): move it to the namespace of the workloads it selects, or remove the selector to make it mesh-wide`,
+      );
+      continue;
+    }
+    checkPortKeys(at, workloads, warning);
+  }
+  for (const [ns, list] of wide) {
+    if (list.length < 2) continue;
+    const scope = ns === rootNamespace ? 'mesh-wide' : 'namespace-wide';
+    const names = list.map((l) => l.value.metadata.name).join(', ');
+    for (const at of list) {
+      warning(
+        at.file,
+        'metadata.name',
+        `namespace ${JSON.stringify(ns)} has ${list.length} ${scope} PeerAuthentications (${names}): only the oldest applies (creationTimestamp, then name), the others are ignored; keep one`,
+      );
+    }
+  }
+}
+
+/** portLevelMtls keys are targetPorts (Istio issue 49098): flag keys no selected workload has. */
+function checkPortKeys(
+  at: Located<PeerAuthentication>,
+  workloads: readonly LocatedWorkload[],
+  warning: (file: string, path: string, message: string) => void,
+): void {
+  const p = at.value;
+  const selected = workloads.filter(
+    (w) =>
+      w.value.sidecar &&
+      w.value.metadata.namespace === p.metadata.namespace &&
+      Object.entries(p.selector ?? {}).every(([k, v]) => w.value.metadata.labels[k] === v),
+  );
+  if (selected.length === 0) return;
+  const targetPorts = new Set(selected.flatMap((w) => w.value.inbound.map((i) => i.targetPort)));
+  for (const port of p.portLevelMtls.keys()) {
+    if (targetPorts.has(port)) continue;
+    const listen = selected
+      .flatMap((w) => w.value.inbound.map((i, n) => ({ w, i, n })))
+      .find(({ i }) => i.listenPort === port);
+    const hint = listen
+      ? `; ${port} is the listenPort of ${qualifiedName(listen.w.value.metadata)} ${listen.w.inboundPaths[listen.n]!}, use its targetPort ${listen.i.targetPort}`
+      : '';
+    const known = [...targetPorts].sort((a, b) => a - b).join(', ') || 'none';
+    warning(
+      at.file,
+      `spec.portLevelMtls[${port}]`,
+      `port ${port} is not a targetPort of any workload this policy selects (their targetPorts: ${known}), so it has no effect: portLevelMtls keys are the ports the application listens on${hint}`,
+    );
+  }
+}
