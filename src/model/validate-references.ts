@@ -202,7 +202,8 @@ function validateListeners(workloads: readonly LocatedWorkload[], error: (file: 
     for (const s of sockets) {
       const others = sockets.filter((o) => o !== s && (o.address === s.address || o.address === '0.0.0.0' || s.address === '0.0.0.0'));
       if (others.length === 0) continue;
-      const names = others.map((o) => `${o.owner} ${o.path} (${o.file}, ${o.address}:${o.port})`).join('; ');
+      const shown = others.slice(0, 3).map((o) => `${o.owner} ${o.path} (${o.file}, ${o.address}:${o.port})`);
+      const names = others.length > shown.length ? `${shown.join('; ')} and ${others.length - shown.length} more` : shown.join('; ');
       error(s.file, s.path, `${s.address}:${s.port} is also listened on by ${names}: give each listener its own address:port`);
     }
   }

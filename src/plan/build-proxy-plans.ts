@@ -26,8 +26,13 @@ export interface ModelIndex {
   model: MeshModel;
   services: Map<string, Service>;
   externals: Map<string, ExternalService>;
+  workloads: Map<string, Workload>;
   mtlsByWorkload: Map<string, ResolvedMtls>;
+  /** `service|portName` -> the workloads serving it and their inbound port. */
+  servers: Map<string, { workload: Workload; port: Workload['inbound'][number] }[]>;
 }
+
+const serverKey = (service: string, portName: string) => `${service}|${portName}`;
 
 export function indexModel(model: MeshModel): ModelIndex {
   const mtlsByWorkload = new Map<string, ResolvedMtls>();
@@ -37,11 +42,20 @@ export function indexModel(model: MeshModel): ModelIndex {
       resolveMtls(model.peerAuthentications, model.mesh.rootNamespace, { namespace: w.metadata.namespace, labels: w.metadata.labels }),
     );
   }
+  const servers: ModelIndex['servers'] = new Map();
+  for (const workload of model.workloads) {
+    for (const port of workload.inbound) {
+      const key = serverKey(qualifiedName({ name: port.service, namespace: workload.metadata.namespace }), port.port);
+      servers.set(key, [...(servers.get(key) ?? []), { workload, port }]);
+    }
+  }
   return {
     model,
     services: new Map(model.services.map((s) => [qualifiedName(s.metadata), s])),
     externals: new Map(model.externalServices.map((s) => [qualifiedName(s.metadata), s])),
+    workloads: new Map(model.workloads.map((w) => [qualifiedName(w.metadata), w])),
     mtlsByWorkload,
+    servers,
   };
 }
 
@@ -112,23 +126,14 @@ function buildExternalUpstream(name: string, s: ExternalService): ExternalUpstre
  * effective mode on that targetPort is not DISABLE; plaintext otherwise.
  */
 export function serviceEndpoints(index: ModelIndex, service: string, portName: string): EndpointPlan[] {
-  const endpoints: EndpointPlan[] = [];
-  for (const w of index.model.workloads) {
-    for (const port of w.inbound) {
-      if (qualifiedName({ name: port.service, namespace: w.metadata.namespace }) !== service || port.port !== portName) continue;
-      const base = { workload: qualifiedName(w.metadata), address: w.address, port: port.listenPort };
-      if (!w.sidecar) {
-        endpoints.push({ ...base, tls: 'PLAINTEXT', reason: 'no sidecar' });
-        continue;
-      }
-      const { mode } = mtlsForPort(index.mtlsByWorkload.get(base.workload)!, port.targetPort);
-      endpoints.push(
-        mode === 'DISABLE'
-          ? { ...base, tls: 'PLAINTEXT', reason: `sidecar, DISABLE on port ${port.targetPort}`, peerMode: mode }
-          : { ...base, tls: 'MESH_MTLS', reason: `sidecar, ${mode} on port ${port.targetPort}`, peerMode: mode },
-      );
-    }
-  }
+  const endpoints = (index.servers.get(serverKey(service, portName)) ?? []).map(({ workload: w, port }): EndpointPlan => {
+    const base = { workload: qualifiedName(w.metadata), address: w.address, port: port.listenPort };
+    if (!w.sidecar) return { ...base, tls: 'PLAINTEXT', reason: 'no sidecar' };
+    const { mode } = mtlsForPort(index.mtlsByWorkload.get(base.workload)!, port.targetPort);
+    return mode === 'DISABLE'
+      ? { ...base, tls: 'PLAINTEXT', reason: `sidecar, DISABLE on port ${port.targetPort}`, peerMode: mode }
+      : { ...base, tls: 'MESH_MTLS', reason: `sidecar, ${mode} on port ${port.targetPort}`, peerMode: mode };
+  });
   return endpoints.sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
 }
 
@@ -139,6 +144,6 @@ function servicePort(index: ModelIndex, service: string, portName: string) {
 }
 
 function workloadIdentity(index: ModelIndex, workload: string): string {
-  const w = index.model.workloads.find((x) => qualifiedName(x.metadata) === workload)!;
+  const w = index.workloads.get(workload)!;
   return spiffeId(index.model.mesh.trustDomain, w.metadata.namespace, w.serviceAccount);
 }
