@@ -129,8 +129,12 @@ export class ControlPlane {
       violations: [{ file: this.opts.configDir, path: '', message: String(err), severity: 'error' } satisfies Violation],
     }));
     const hash = hashFiles(loaded.files);
-    if (loaded.model && hash === this.configHash) return;
     const at = new Date().toISOString();
+    if (loaded.model && hash === this.configHash) {
+      // Back to the config being served (e.g. a bad edit undone): nothing to push.
+      if (!this.lastLoad.ok) this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
+      return;
+    }
     this.logViolations(loaded.violations);
     if (!loaded.model) {
       this.lastLoad = { at, ok: false, violations: loaded.violations.map(formatViolation) };

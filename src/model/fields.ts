@@ -6,7 +6,7 @@
 import type { Violation } from '../errors.ts';
 import { didYouMean, suggest } from './did-you-mean.ts';
 
-/** Collects the violations of one document (`file` is already `name.yaml` or `name.yaml#2`). */
+/** Collects the violations of one document (`file` is already `name.yaml` or `name.yaml:12`). */
 export class Issues {
   readonly violations: Violation[] = [];
   constructor(readonly file: string) {}

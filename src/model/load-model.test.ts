@@ -128,8 +128,8 @@ describe('parseModelFiles: documents and kinds', () => {
       { file: 'b.yaml', text: `${MESH_YAML}---\n${MESH_YAML.replace('default', 'other')}` },
     ]);
     expect(errorLines(two)).toEqual([
-      'b.yaml#0: only one Mesh is allowed and one is already defined in a.yaml: remove this one or merge the two',
-      'b.yaml#1: only one Mesh is allowed and one is already defined in a.yaml: remove this one or merge the two',
+      'b.yaml:1: only one Mesh is allowed and one is already defined in a.yaml: remove this one or merge the two',
+      'b.yaml:5: only one Mesh is allowed and one is already defined in a.yaml: remove this one or merge the two',
     ]);
   });
 
@@ -180,12 +180,12 @@ spec: {address: 127.0.0.1}
     const supported =
       'supported kinds are Mesh, Service, Workload, ExternalService (apiVersion meshplane.dev/v1alpha1) and PeerAuthentication (apiVersion security.istio.io/v1 or security.istio.io/v1beta1)';
     expect(errorLines(result)).toEqual([
-      'test.yaml#0: kind: AuthorizationPolicy is not supported yet: remove this document for now',
-      `test.yaml#1: kind: unknown kind "service" (did you mean "Service"?): ${supported}`,
-      `test.yaml#2: kind: unknown kind "Gateway": ${supported}`,
-      'test.yaml#3: apiVersion: apiVersion "meshplane.dev/v1" is not supported for kind Service: use meshplane.dev/v1alpha1',
-      'test.yaml#4: apiVersion: apiVersion "meshplane.dev/v1alpha1" is not supported for kind PeerAuthentication: use security.istio.io/v1 or security.istio.io/v1beta1',
-      'test.yaml#5: apiVersion: "apiVersion" is required: use meshplane.dev/v1alpha1 for kind Workload',
+      'test.yaml:1: kind: AuthorizationPolicy is not supported yet: remove this document for now',
+      `test.yaml:6: kind: unknown kind "service" (did you mean "Service"?): ${supported}`,
+      `test.yaml:10: kind: unknown kind "Gateway": ${supported}`,
+      'test.yaml:14: apiVersion: apiVersion "meshplane.dev/v1" is not supported for kind Service: use meshplane.dev/v1alpha1',
+      'test.yaml:19: apiVersion: apiVersion "meshplane.dev/v1alpha1" is not supported for kind PeerAuthentication: use security.istio.io/v1 or security.istio.io/v1beta1',
+      'test.yaml:23: apiVersion: "apiVersion" is required: use meshplane.dev/v1alpha1 for kind Workload',
     ]);
   });
 
@@ -212,10 +212,10 @@ specs: {}
 plain text
 `);
     expect(errorLines(result)).toEqual([
-      'test.yaml#0: status: field "status" is not supported: status is written by a controller, not configured: remove it',
-      'test.yaml#0: specs: unknown field "specs"; did you mean "spec"?',
-      'test.yaml#1: a document must be a mapping with apiVersion, kind, metadata and spec, got a list',
-      'test.yaml#2: a document must be a mapping with apiVersion, kind, metadata and spec, got the string "plain text"',
+      'test.yaml:1: status: field "status" is not supported: status is written by a controller, not configured: remove it',
+      'test.yaml:1: specs: unknown field "specs"; did you mean "spec"?',
+      'test.yaml:8: a document must be a mapping with apiVersion, kind, metadata and spec, got a list',
+      'test.yaml:10: a document must be a mapping with apiVersion, kind, metadata and spec, got the string "plain text"',
     ]);
   });
 

@@ -52,9 +52,9 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
   const order = new Map<string, number>([[CONFIG_FILE, -1]]);
   for (const f of sorted) order.set(f.file, order.size);
   const rank = (v: Violation) => {
-    const hash = v.file.lastIndexOf('#');
-    const base = hash > 0 && !order.has(v.file) ? v.file.slice(0, hash) : v.file;
-    return [order.get(base) ?? order.size, hash > 0 ? Number(v.file.slice(hash + 1)) || 0 : 0] as const;
+    const colon = v.file.lastIndexOf(':');
+    const base = colon > 0 && !order.has(v.file) ? v.file.slice(0, colon) : v.file;
+    return [order.get(base) ?? order.size, colon > 0 ? Number(v.file.slice(colon + 1)) || 0 : 0] as const;
   };
   const ranked = violations.map((v, i) => ({ v, i, r: rank(v) }));
   ranked.sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i);

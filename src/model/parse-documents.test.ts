@@ -3,7 +3,7 @@ import { parseDocuments } from './parse-documents.ts';
 import { errorLines, parseTestYaml } from './model-test-helpers.ts';
 
 describe('parseDocuments', () => {
-  it('skips empty documents and names documents by index only in multi-document files', () => {
+  it('skips empty documents and names documents by their first content line only in multi-document files', () => {
     const { documents, violations } = parseDocuments([
       { file: 'one.yaml', text: '---\na: 1\n---\n' },
       { file: 'many.yaml', text: 'a: 1\n---\n---\n# only a comment\n---\nb: 2\n' },
@@ -12,8 +12,8 @@ describe('parseDocuments', () => {
     expect(violations).toEqual([]);
     expect(documents.map((d) => [d.file, d.source])).toEqual([
       ['one.yaml', { file: 'one.yaml', index: 0 }],
-      ['many.yaml#0', { file: 'many.yaml', index: 0 }],
-      ['many.yaml#3', { file: 'many.yaml', index: 3 }],
+      ['many.yaml:1', { file: 'many.yaml', index: 0 }],
+      ['many.yaml:6', { file: 'many.yaml', index: 3 }],
     ]);
     expect(documents[0]!.value).toEqual(new Map([['a', 1]]));
   });
@@ -22,13 +22,13 @@ describe('parseDocuments', () => {
     const { documents, violations } = parseDocuments([{ file: 'bad.yaml', text: 'a: 1\n---\nb: [1, 2\nc: d\n---\nok: true\n' }]);
     expect(violations).toEqual([
       {
-        file: 'bad.yaml#1',
+        file: 'bad.yaml:3',
         path: '',
         message: 'YAML syntax error at line 4, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]; fix the YAML',
         severity: 'error',
       },
     ]);
-    expect(documents.map((d) => d.file)).toEqual(['bad.yaml#0', 'bad.yaml#2']);
+    expect(documents.map((d) => d.file)).toEqual(['bad.yaml:1', 'bad.yaml:6']);
   });
 
   it('reports duplicate keys and tabs', () => {

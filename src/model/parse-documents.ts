@@ -13,7 +13,7 @@ export interface ConfigFile {
 }
 
 export interface RawDocument {
-  /** How violations name this document: `mesh.yaml`, or `mesh.yaml#2` in a multi-document file. */
+  /** How violations name this document: `mesh.yaml`, or `mesh.yaml:12` (the line it starts on) in a multi-document file. */
   file: string;
   source: Source;
   /** The document as plain values; mappings are `Map`s so that `8080` and `"8080"` keys stay distinct. */
@@ -43,8 +43,9 @@ export function parseDocuments(files: readonly ConfigFile[]): ParsedDocuments {
     });
     const isEmpty = (d: (typeof list)[number]) => d.doc.errors.length === 0 && d.failure === undefined && (d.value === null || d.value === undefined);
     const multi = list.filter((d) => !isEmpty(d)).length > 1;
+    const lineOf = lineCounter(text);
     list.forEach((d, index) => {
-      const where = multi ? `${file}#${index}` : file;
+      const where = multi ? `${file}:${lineOf(d.doc.contents?.range?.[0] ?? d.doc.range[0])}` : file;
       for (const err of d.doc.errors) {
         violations.push({ file: where, path: '', message: syntaxMessage('YAML syntax error', err.message, err.linePos?.[0]), severity: 'error' });
       }
@@ -68,4 +69,15 @@ function syntaxMessage(what: string, message: string, pos: { line: number; col: 
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '').replace(/[.:]\s*$/, '');
   const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
   return `${what}${where}: ${first}; fix the YAML`;
+}
+
+/** 1-based line of a character offset; offsets asked in increasing order cost one pass over the text. */
+function lineCounter(text: string): (offset: number) => number {
+  let at = 0;
+  let line = 1;
+  return (offset) => {
+    if (offset < at) [at, line] = [0, 1];
+    for (; at < offset && at < text.length; at++) if (text.charCodeAt(at) === 10) line++;
+    return line;
+  };
 }

@@ -103,7 +103,7 @@ spec: {selector: {matchLabels: {app: a}}}
 `,
       { withMesh: false },
     );
-    expect(custom.violations.map((v) => `${v.file} ${v.path} ${v.severity}`)).toEqual(['test.yaml#2 spec.selector warning']);
+    expect(custom.violations.map((v) => `${v.file} ${v.path} ${v.severity}`)).toEqual(['test.yaml:11 spec.selector warning']);
   });
 
   it('warns when several namespace-wide policies compete (only the oldest applies)', () => {
@@ -119,8 +119,8 @@ spec: {mtls: {mode: DISABLE}}
 `);
     expect(result.model).toBeDefined();
     expect(violationLines(result)).toEqual([
-      'test.yaml#0: metadata.name: warning: namespace "shop" has 2 namespace-wide PeerAuthentications (a, b): only the oldest applies (creationTimestamp, then name), the others are ignored; keep one',
-      'test.yaml#1: metadata.name: warning: namespace "shop" has 2 namespace-wide PeerAuthentications (a, b): only the oldest applies (creationTimestamp, then name), the others are ignored; keep one',
+      'test.yaml:1: metadata.name: warning: namespace "shop" has 2 namespace-wide PeerAuthentications (a, b): only the oldest applies (creationTimestamp, then name), the others are ignored; keep one',
+      'test.yaml:6: metadata.name: warning: namespace "shop" has 2 namespace-wide PeerAuthentications (a, b): only the oldest applies (creationTimestamp, then name), the others are ignored; keep one',
     ]);
   });
 });

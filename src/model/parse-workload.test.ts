@@ -41,16 +41,16 @@ describe('Workload', () => {
 
   it('requires an IPv4 address, listenPort in range and targetPort for sidecars', () => {
     expect(errorLines(workload(`  inbound: [{service: backend, port: http-api, listenPort: 70000}, {service: backend, port: grpc, listenPort: 18081}]`))).toEqual([
-      'test.yaml#2: spec.address: "address" is required: set the IPv4 address where peers reach this workload, e.g. 127.0.0.11 (any 127.x works locally)',
-      'test.yaml#2: spec.inbound[0].listenPort: must be between 1 and 65535, got 70000',
-      'test.yaml#2: spec.inbound[0].targetPort: "targetPort" is required: set the port the application listens on; the sidecar forwards listenPort to targetAddress:targetPort',
-      'test.yaml#2: spec.inbound[1].targetPort: "targetPort" is required: set the port the application listens on; the sidecar forwards listenPort to targetAddress:targetPort',
+      'test.yaml:11: spec.address: "address" is required: set the IPv4 address where peers reach this workload, e.g. 127.0.0.11 (any 127.x works locally)',
+      'test.yaml:11: spec.inbound[0].listenPort: must be between 1 and 65535, got 70000',
+      'test.yaml:11: spec.inbound[0].targetPort: "targetPort" is required: set the port the application listens on; the sidecar forwards listenPort to targetAddress:targetPort',
+      'test.yaml:11: spec.inbound[1].targetPort: "targetPort" is required: set the port the application listens on; the sidecar forwards listenPort to targetAddress:targetPort',
     ]);
     expect(errorLines(workload('  address: localhost'))).toEqual([
-      'test.yaml#2: spec.address: "localhost" is not an IPv4 address: use a literal such as 127.0.0.11',
+      'test.yaml:11: spec.address: "localhost" is not an IPv4 address: use a literal such as 127.0.0.11',
     ]);
     expect(errorLines(workload('  address: 0.0.0.0'))).toEqual([
-      'test.yaml#2: spec.address: peers cannot reach 0.0.0.0: use the address of this workload, e.g. 127.0.0.11',
+      'test.yaml:11: spec.address: peers cannot reach 0.0.0.0: use the address of this workload, e.g. 127.0.0.11',
     ]);
     expect(errorLines(workload('  address: 127.0.0.011'))[0]).toContain('is not an IPv4 address');
   });
@@ -59,25 +59,25 @@ describe('Workload', () => {
     expect(errorLines(workload(`  address: 127.0.0.11
   sidecar: "false"
   inbound: [{service: backend, port: 8080, listenPort: "18080", targetPort: 8080}]`))).toEqual([
-      'test.yaml#2: spec.sidecar: must be true or false (unquoted), got the string "false"',
-      'test.yaml#2: spec.inbound[0].port: must be the name of a port of the Service (e.g. http-api), got the number 8080: numbers go in listenPort/targetPort',
-      'test.yaml#2: spec.inbound[0].listenPort: must be a whole number, got the string "18080": remove the quotes',
+      'test.yaml:11: spec.sidecar: must be true or false (unquoted), got the string "false"',
+      'test.yaml:11: spec.inbound[0].port: must be the name of a port of the Service (e.g. http-api), got the number 8080: numbers go in listenPort/targetPort',
+      'test.yaml:11: spec.inbound[0].listenPort: must be a whole number, got the string "18080": remove the quotes',
     ]);
   });
 
   it('reports misspelled and misplaced fields', () => {
     expect(errorLines(workload(`  address: 127.0.0.11
   inbound: [{service: backend, port: http-api, listenport: 18080, targetPort: 8080, protocol: HTTP}]`))).toEqual([
-      'test.yaml#2: spec.inbound[0].listenport: unknown field "listenport"; did you mean "listenPort"?',
-      'test.yaml#2: spec.inbound[0].protocol: field "protocol" is not supported: the protocol comes from the Service port (spec.ports[].protocol of the Service); remove it',
-      'test.yaml#2: spec.inbound[0].listenPort: "listenPort" is required: set the port the sidecar listens on for peers',
+      'test.yaml:11: spec.inbound[0].listenport: unknown field "listenport"; did you mean "listenPort"?',
+      'test.yaml:11: spec.inbound[0].protocol: field "protocol" is not supported: the protocol comes from the Service port (spec.ports[].protocol of the Service); remove it',
+      'test.yaml:11: spec.inbound[0].listenPort: "listenPort" is required: set the port the sidecar listens on for peers',
     ]);
   });
 
   it('rejects a sidecar that would forward to its own listener', () => {
     expect(errorLines(workload(`  address: 127.0.0.1
   inbound: [{service: backend, port: http-api, listenPort: 8080, targetPort: 8080}]`))).toEqual([
-      'test.yaml#2: spec.inbound[0].targetPort: the sidecar would forward 127.0.0.1:8080 to itself: give the application a different targetPort or targetAddress',
+      'test.yaml:11: spec.inbound[0].targetPort: the sidecar would forward 127.0.0.1:8080 to itself: give the application a different targetPort or targetAddress',
     ]);
   });
 
@@ -102,9 +102,9 @@ describe('Workload', () => {
   sidecar: false
   inbound: [{service: backend, port: http-api, listenPort: 8080, targetPort: 9090, targetAddress: 127.0.0.1}]
   outbound: [{service: payments, port: http, listenPort: 19001}]`))).toEqual([
-        'test.yaml#2: spec.inbound[0].targetPort: a workload without a sidecar receives traffic directly on listenPort 8080; targetPort 9090 would need a sidecar to forward: remove targetPort or set sidecar: true',
-        'test.yaml#2: spec.inbound[0].targetAddress: a workload without a sidecar receives traffic directly on its address 127.0.0.21; targetAddress 127.0.0.1 would need a sidecar to forward: remove targetAddress or set sidecar: true',
-        'test.yaml#2: spec.outbound: a workload without a sidecar cannot have outbound ports (there is no sidecar to listen): remove spec.outbound or set sidecar: true',
+        'test.yaml:11: spec.inbound[0].targetPort: a workload without a sidecar receives traffic directly on listenPort 8080; targetPort 9090 would need a sidecar to forward: remove targetPort or set sidecar: true',
+        'test.yaml:11: spec.inbound[0].targetAddress: a workload without a sidecar receives traffic directly on its address 127.0.0.21; targetAddress 127.0.0.1 would need a sidecar to forward: remove targetAddress or set sidecar: true',
+        'test.yaml:11: spec.outbound: a workload without a sidecar cannot have outbound ports (there is no sidecar to listen): remove spec.outbound or set sidecar: true',
       ]);
     });
   });
@@ -130,12 +130,12 @@ describe('Workload', () => {
   uid: 1234
   labels: {version: 1, "bad key!": x, app: "-x"}
   creationTimestamp: "2024-13-01"`))).toEqual([
-      'test.yaml#2: metadata.uid: field "uid" is not supported: is set by the Kubernetes API server and has no meaning here: remove it',
-      'test.yaml#2: metadata.name: "Backend.1" is not a valid name: use at most 63 lowercase letters, digits and \'-\', starting and ending with a letter or digit (RFC 1123 label), e.g. "backend-1"',
-      'test.yaml#2: metadata.labels.version: must be a string, got the number 1: quote it ("1")',
-      'test.yaml#2: metadata.labels.app: label value "-x" is not valid: use at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit',
-      'test.yaml#2: metadata.labels["bad key!"]: label key "bad key!" is not valid: use at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit, optionally after a prefix like example.com/',
-      'test.yaml#2: metadata.creationTimestamp: must be an RFC 3339 time with a time zone, such as "2024-05-01T12:00:00Z", got the string "2024-13-01"',
+      'test.yaml:11: metadata.uid: field "uid" is not supported: is set by the Kubernetes API server and has no meaning here: remove it',
+      'test.yaml:11: metadata.name: "Backend.1" is not a valid name: use at most 63 lowercase letters, digits and \'-\', starting and ending with a letter or digit (RFC 1123 label), e.g. "backend-1"',
+      'test.yaml:11: metadata.labels.version: must be a string, got the number 1: quote it ("1")',
+      'test.yaml:11: metadata.labels.app: label value "-x" is not valid: use at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit',
+      'test.yaml:11: metadata.labels["bad key!"]: label key "bad key!" is not valid: use at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit, optionally after a prefix like example.com/',
+      'test.yaml:11: metadata.creationTimestamp: must be an RFC 3339 time with a time zone, such as "2024-05-01T12:00:00Z", got the string "2024-13-01"',
     ]);
   });
 

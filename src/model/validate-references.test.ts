@@ -12,7 +12,7 @@ spec: {address: 127.0.0.1, port: 4317, protocol: TCP}
 `,
 ].join('---\n');
 
-/** Services are documents #0..#3 of test.yaml; workloads follow from #4. */
+/** Services are documents #0..#3 of test.yaml (starting on lines 1, 6, 11, 16); workloads follow from #4 (line 21, then every 5 lines for two-line workloads). */
 const withWorkloads = (...workloads: string[]) =>
   parseTestYaml(
     [
@@ -50,10 +50,10 @@ spec:
   inbound: [{service: backnd, port: http-api, listenPort: 18080, targetPort: 8080}, {service: telemetry, port: x, listenPort: 18081, targetPort: 8081}]
   outbound: [{service: payments.shop, port: http, listenPort: 19001}, {service: payments.bank, port: http, listenPort: 19002}, {service: nothing, listenPort: 19003}]`);
     expect(errorLines(result)).toEqual([
-      'test.yaml#4: spec.inbound[0].service: service "backnd" not found in namespace "shop": define a Service named backnd in namespace shop, or fix spec.inbound[0].service; did you mean "backend"?',
-      'test.yaml#4: spec.inbound[1].service: "telemetry" is an ExternalService (test.yaml#3); inbound ports serve a Service of the mesh: define a Service, or fix spec.inbound[1].service',
-      'test.yaml#4: spec.outbound[1].service: service "payments.bank" not found: define a Service named payments in namespace bank, or fix spec.outbound[1].service',
-      'test.yaml#4: spec.outbound[2].service: service "nothing" not found: define a Service named nothing in namespace shop, or fix spec.outbound[2].service',
+      'test.yaml:21: spec.inbound[0].service: service "backnd" not found in namespace "shop": define a Service named backnd in namespace shop, or fix spec.inbound[0].service; did you mean "backend"?',
+      'test.yaml:21: spec.inbound[1].service: "telemetry" is an ExternalService (test.yaml:16); inbound ports serve a Service of the mesh: define a Service, or fix spec.inbound[1].service',
+      'test.yaml:21: spec.outbound[1].service: service "payments.bank" not found: define a Service named payments in namespace bank, or fix spec.outbound[1].service',
+      'test.yaml:21: spec.outbound[2].service: service "nothing" not found: define a Service named nothing in namespace shop, or fix spec.outbound[2].service',
     ]);
   });
 
@@ -84,12 +84,12 @@ spec:
     - {service: telemetry, port: "4318", listenPort: 19003}
     - {service: a.b.c, port: x, listenPort: 19004}`);
     expect(errorLines(result)).toEqual([
-      'test.yaml#4: spec.outbound[3].service: "a.b.c" is not a service reference: write NAME (same namespace) or NAME.NAMESPACE, e.g. payments.shop',
-      'test.yaml#4: spec.inbound[0].port: Service "backend.shop" has no port named "http" (its ports: http-api, grpc): use one of them, or add the port to the Service in test.yaml#0',
-      'test.yaml#4: spec.inbound[1].port: Service "backend.shop" has no port named "http-apu" (its ports: http-api, grpc): use one of them, or add the port to the Service in test.yaml#0; did you mean "http-api"?',
-      'test.yaml#4: spec.outbound[0].port: "port" is required for Service "payments.shop": set it to one of its port names: http, grpc-admin',
-      'test.yaml#4: spec.outbound[1].port: Service "payments.shop" has no port named "grpc" (its ports: http, grpc-admin): use one of them, or add the port to the Service in test.yaml#1',
-      'test.yaml#4: spec.outbound[2].port: ExternalService "telemetry.shop" has the single port 4317: set port to "4317" or omit it',
+      'test.yaml:21: spec.outbound[3].service: "a.b.c" is not a service reference: write NAME (same namespace) or NAME.NAMESPACE, e.g. payments.shop',
+      'test.yaml:21: spec.inbound[0].port: Service "backend.shop" has no port named "http" (its ports: http-api, grpc): use one of them, or add the port to the Service in test.yaml:1',
+      'test.yaml:21: spec.inbound[1].port: Service "backend.shop" has no port named "http-apu" (its ports: http-api, grpc): use one of them, or add the port to the Service in test.yaml:1; did you mean "http-api"?',
+      'test.yaml:21: spec.outbound[0].port: "port" is required for Service "payments.shop": set it to one of its port names: http, grpc-admin',
+      'test.yaml:21: spec.outbound[1].port: Service "payments.shop" has no port named "grpc" (its ports: http, grpc-admin): use one of them, or add the port to the Service in test.yaml:6',
+      'test.yaml:21: spec.outbound[2].port: ExternalService "telemetry.shop" has the single port 4317: set port to "4317" or omit it',
     ]);
   });
 
@@ -99,7 +99,7 @@ spec:
   address: 127.0.0.11
   inbound: [{service: backend, port: http-api, listenPort: 18080, targetPort: 8080}, {service: backend, port: http-api, listenPort: 18081, targetPort: 8080}]`);
     expect(errorLines(result)).toEqual([
-      'test.yaml#4: spec.inbound[1].port: port http-api of Service backend is already served by spec.inbound[0]: remove one of the two inbound entries',
+      'test.yaml:21: spec.inbound[1].port: port http-api of Service backend is already served by spec.inbound[0]: remove one of the two inbound entries',
     ]);
   });
 
@@ -127,9 +127,9 @@ spec: {address: 127.0.0.3}
       ].join('---\n'),
     );
     expect(errorLines(result)).toEqual([
-      'test.yaml#1: metadata.name: Service "api" in namespace "shop" clashes with the Service of the same name in test.yaml#0: rename one of them',
-      'test.yaml#3: metadata.name: ExternalService "api" in namespace "shop" clashes with the Service of the same name in test.yaml#0 (Services and ExternalServices share one set of names because outbounds reference both): rename one of them',
-      'test.yaml#5: metadata.name: Workload "api" in namespace "shop" clashes with the Workload of the same name in test.yaml#4: rename one of them',
+      'test.yaml:6: metadata.name: Service "api" in namespace "shop" clashes with the Service of the same name in test.yaml:1: rename one of them',
+      'test.yaml:16: metadata.name: ExternalService "api" in namespace "shop" clashes with the Service of the same name in test.yaml:1 (Services and ExternalServices share one set of names because outbounds reference both): rename one of them',
+      'test.yaml:26: metadata.name: Workload "api" in namespace "shop" clashes with the Workload of the same name in test.yaml:21: rename one of them',
     ]);
   });
 
@@ -142,8 +142,8 @@ spec: {address: 127.0.0.11, inbound: [{service: backend, port: http-api, listenP
 spec: {address: 127.0.0.11, inbound: [{service: backend, port: http-api, listenPort: 18080, targetPort: 8081}]}`,
       );
       expect(errorLines(result)).toEqual([
-        'test.yaml#4: spec.inbound[0].listenPort: 127.0.0.11:18080 is also listened on by Workload backend-2.shop spec.inbound[0].listenPort (test.yaml#5, 127.0.0.11:18080): give each listener its own address:port',
-        'test.yaml#5: spec.inbound[0].listenPort: 127.0.0.11:18080 is also listened on by Workload backend-1.shop spec.inbound[0].listenPort (test.yaml#4, 127.0.0.11:18080): give each listener its own address:port',
+        'test.yaml:21: spec.inbound[0].listenPort: 127.0.0.11:18080 is also listened on by Workload backend-2.shop spec.inbound[0].listenPort (test.yaml:26, 127.0.0.11:18080): give each listener its own address:port',
+        'test.yaml:26: spec.inbound[0].listenPort: 127.0.0.11:18080 is also listened on by Workload backend-1.shop spec.inbound[0].listenPort (test.yaml:21, 127.0.0.11:18080): give each listener its own address:port',
       ]);
     });
 
@@ -159,12 +159,12 @@ spec: {address: 127.0.0.1, sidecar: false, inbound: [{service: payments, port: h
 spec: {address: 127.0.0.14, outbound: [{service: payments, port: http, listenPort: 19001, bind: 127.0.0.14}]}`,
       );
       expect(errorLines(result).map((l) => l.split(' is also')[0])).toEqual([
-        'test.yaml#4: spec.outbound[0].listenPort: 127.0.0.1:19001',
-        'test.yaml#5: spec.outbound[0].listenPort: 0.0.0.0:19001',
-        'test.yaml#6: spec.inbound[0].listenPort: 127.0.0.1:19001',
-        'test.yaml#7: spec.outbound[0].listenPort: 127.0.0.14:19001',
+        'test.yaml:21: spec.outbound[0].listenPort: 127.0.0.1:19001',
+        'test.yaml:26: spec.outbound[0].listenPort: 0.0.0.0:19001',
+        'test.yaml:31: spec.inbound[0].listenPort: 127.0.0.1:19001',
+        'test.yaml:36: spec.outbound[0].listenPort: 127.0.0.14:19001',
       ]);
-      expect(errorLines(result)[1]).toContain('Workload frontend-1.shop spec.outbound[0].listenPort (test.yaml#4, 127.0.0.1:19001); Workload legacy.shop');
+      expect(errorLines(result)[1]).toContain('Workload frontend-1.shop spec.outbound[0].listenPort (test.yaml:21, 127.0.0.1:19001); Workload legacy.shop');
     });
 
     it('allows the same port on different addresses, and the same app port behind different sidecars', () => {
@@ -181,8 +181,8 @@ spec: {address: 127.0.0.12, inbound: [{service: backend, port: http-api, listenP
       const result = withWorkloads(`metadata: {name: backend-1, namespace: shop}
 spec: {address: 127.0.0.1, inbound: [{service: backend, port: http-api, listenPort: 18080, targetPort: 8080}], outbound: [{service: payments, port: http, listenPort: 18080}]}`);
       expect(errorLines(result)).toEqual([
-        'test.yaml#4: spec.inbound[0].listenPort: 127.0.0.1:18080 is also listened on by Workload backend-1.shop spec.outbound[0].listenPort (test.yaml#4, 127.0.0.1:18080): give each listener its own address:port',
-        'test.yaml#4: spec.outbound[0].listenPort: 127.0.0.1:18080 is also listened on by Workload backend-1.shop spec.inbound[0].listenPort (test.yaml#4, 127.0.0.1:18080): give each listener its own address:port',
+        'test.yaml:21: spec.inbound[0].listenPort: 127.0.0.1:18080 is also listened on by Workload backend-1.shop spec.outbound[0].listenPort (test.yaml:21, 127.0.0.1:18080): give each listener its own address:port',
+        'test.yaml:21: spec.outbound[0].listenPort: 127.0.0.1:18080 is also listened on by Workload backend-1.shop spec.inbound[0].listenPort (test.yaml:21, 127.0.0.1:18080): give each listener its own address:port',
       ]);
     });
   });
@@ -210,7 +210,7 @@ spec: {selector: {matchLabels: {app: backend}}, portLevelMtls: {8080: {mode: DIS
 `);
     expect(result.model).toBeDefined();
     expect(violationLines(result)).toEqual([
-      'test.yaml#5: spec.portLevelMtls[18080]: warning: port 18080 is not a targetPort of any workload this policy selects (their targetPorts: 8080), so it has no effect: portLevelMtls keys are the ports the application listens on; 18080 is the listenPort of backend-1.shop spec.inbound[0], use its targetPort 8080',
+      'test.yaml:26: spec.portLevelMtls[18080]: warning: port 18080 is not a targetPort of any workload this policy selects (their targetPorts: 8080), so it has no effect: portLevelMtls keys are the ports the application listens on; 18080 is the listenPort of backend-1.shop spec.inbound[0], use its targetPort 8080',
     ]);
   });
 });

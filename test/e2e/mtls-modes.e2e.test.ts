@@ -141,7 +141,9 @@ describe('live changes', () => {
     mesh.writeConfig('peer-authentication.yaml', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: shop}\nspec: {mtls: {mode: PERMISSIVE}, mtlsMode: PERMISSIVE}\n');
     await waitFor(async () => (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad.violations.join('\n').includes('mtlsMode'), { what: 'the unknown-field rejection' });
     await expect(plaintextToServer()).rejects.toThrow();
+    // Undoing the edit is a valid config again (the one being served).
     mesh.setMode('STRICT');
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad.ok === true, { what: 'the undo to be accepted' });
   });
 });
 
