@@ -11,7 +11,7 @@ import { translateProxy, type ProxyResources } from './translate-proxy.ts';
 /**
  * Golden files: testdata/in/<case>.yaml (a whole config directory as one multi-document file)
  * -> testdata/out/<case>.{plan,listeners,clusters,secrets}.yaml, each a map of node id to what
- * that proxy gets. Update with `npx vitest run -u src/translate`; review the diff like code.
+ * that proxy gets. Update with `npx vitest run src/translate --update`; review the diff like code.
  */
 const root = join(import.meta.dirname, '../../testdata');
 const cases = readdirSync(join(root, 'in')).filter((f) => f.endsWith('.yaml')).map((f) => basename(f, '.yaml')).sort();
