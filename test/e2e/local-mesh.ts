@@ -16,7 +16,7 @@ import { startNodeProcess, type NodeProcess } from '../helpers/child-process.ts'
 import { startEnvoy, type EnvoyProcess } from '../helpers/envoy-process.ts';
 import { freePorts } from '../helpers/ports.ts';
 
-const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
+export const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
 export const ADDR = { client: '127.0.0.21', server: '127.0.0.22', legacy: '127.0.0.23' } as const;
 export const TRUST_DOMAIN = 'e2e.local';
 

@@ -1,11 +1,13 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.ts';
 import { startEnvoy } from '../helpers/envoy-process.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { ADDR, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
+import { ADDR, MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
 /**
  * The foundation, end to end: real Envoys from `meshplane bootstrap`, `meshplane serve` as a child
@@ -200,6 +202,25 @@ describe('xDS channel protection', () => {
     } finally {
       await impostor.stop();
     }
+  });
+});
+
+describe('observability', () => {
+  it('`meshplane status` shows both proxies SYNCED on CDS, LDS and SDS with their certificate expiry', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [MESHPLANE, 'status', '--admin-address', `127.0.0.1:${mesh.ports.cpAdmin}`]);
+    const rows = stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^NODE\s+CDS\s+LDS\s+SDS\s+CERT EXPIRES\s+LAST NACK$/);
+    for (const node of ['client-1.shop', 'server-1.shop']) {
+      expect(rows.find((r) => r.startsWith(node))).toMatch(new RegExp(`^${node.replace('.', '\\.')}\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-$`));
+    }
+  });
+
+  it('/metrics counts the connected streams, pushes and no NACKs', async () => {
+    const metrics = (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/metrics`)).body;
+    expect(metrics).toMatch(/^meshplane_xds_connected_streams 2$/m);
+    expect(metrics).toMatch(/^meshplane_xds_nacks 0$/m);
+    expect(Number(/^meshplane_xds_pushes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^meshplane_config_last_load_ok 1$/m);
   });
 });
 
