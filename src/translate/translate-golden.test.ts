@@ -50,6 +50,15 @@ describe.each(cases)('golden %s', (name) => {
     await expect(toYaml(byNode)).toMatchFileSnapshot(join(root, 'out', `${name}.${kind}.yaml`));
   });
 
+  it('no listener has two filter chains with the same match (Envoy would reject the whole listener)', () => {
+    for (const r of resources.values()) {
+      for (const l of r.listeners) {
+        const matches = (l.filter_chains as { filter_chain_match?: object }[]).map((c) => JSON.stringify(c.filter_chain_match ?? {}));
+        expect(new Set(matches).size, `${l.name}: ${matches.join(' ')}`).toBe(matches.length);
+      }
+    }
+  });
+
   it('every resource encodes to protobuf and back without losing a field or an Any', () => {
     for (const r of resources.values()) {
       for (const l of r.listeners) encodeCheck('envoy.config.listener.v3.Listener', l);
