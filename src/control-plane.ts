@@ -3,16 +3,17 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
-import { loadOrCreateAuthority, type Authority } from './ca/authority.ts';
+import type { Authority } from './ca/authority.ts';
 import { issueServerCert } from './ca/issue.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
-import { loadOrCreateTokenKey, verifyWorkloadToken, TOKEN_METADATA_KEY } from './ca/tokens.ts';
+import { openStateDir } from './ca/state-dir.ts';
+import { verifyWorkloadToken, TOKEN_METADATA_KEY } from './ca/tokens.ts';
 import { WorkloadCertificates } from './ca/workload-certs.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { splitHostPort } from './host-port.ts';
 import { loadModelDir } from './model/load-model.ts';
-import type { MeshModel } from './model/types.ts';
+import type { CaSettings, MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
 import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
@@ -44,6 +45,7 @@ export class ControlPlane {
   private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
   private rotationTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private closers: (() => unknown)[] = [];
   readonly cache = new SnapshotCache();
   private ads!: AdsServer;
@@ -76,15 +78,15 @@ export class ControlPlane {
     this.model = loaded.model;
     this.configHash = hashFiles(loaded.files);
     const { ca, trustDomain } = this.model.mesh;
-    const { authority, created } = await loadOrCreateAuthority(opts.stateDir, {
+    const { authority, tokenKey, created } = await openStateDir(opts.stateDir, {
       keyAlgorithm: ca.keyAlgorithm,
       rootCertTtlSeconds: ca.rootCertTtlSeconds,
       trustDomain,
+      create: true,
     });
     this.authority = authority;
     opts.logger.info({ stateDir: opts.stateDir, root: authority.rootFingerprint, created }, created ? 'created a new mesh root CA' : 'loaded the mesh root CA');
     this.certs = new WorkloadCertificates(authority, ca);
-    const tokenKey = await loadOrCreateTokenKey(opts.stateDir);
 
     this.ads = new AdsServer({
       cache: this.cache,
@@ -118,6 +120,7 @@ export class ControlPlane {
     const reload = createDebouncer(() => this.reload(), { quietMs: 100, maxMs: 1000 });
     const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
     this.closers.push(() => watcher.close(), () => reload.cancel());
+    reload.trigger(); // an edit made while we were starting had no watcher to see it
     opts.logger.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${this.xdsPort}`, admin: `${splitHostPort(opts.adminAddress).host}:${this.adminPort}`, proxies: this.cache.nodeIds().length }, 'meshplane serving');
   }
 
@@ -142,6 +145,19 @@ export class ControlPlane {
       this.opts.logger.error({ errors: this.lastLoad.violations.length }, 'config change rejected; the last good config keeps serving');
       return;
     }
+    const restart = restartRequired(this.model, loaded.model);
+    if (restart) {
+      this.lastLoad = { at, ok: false, violations: [formatViolation(restart)] };
+      this.metrics.configReloads.inc({ result: 'rejected' });
+      this.opts.logger.error(formatViolation(restart));
+      this.opts.logger.error('config change rejected; the last good config keeps serving');
+      return;
+    }
+    if (!sameCaSettings(this.model.mesh.ca, loaded.model.mesh.ca)) {
+      // New TTL, rotation ratio or key type: every workload gets a certificate under the new settings.
+      this.certs = new WorkloadCertificates(this.authority, loaded.model.mesh.ca);
+      this.opts.logger.info(loaded.model.mesh.ca, 'Mesh spec.ca changed: re-issuing workload certificates');
+    }
     this.configHash = hash;
     this.model = loaded.model;
     this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
@@ -152,31 +168,36 @@ export class ControlPlane {
 
   /** Translate every proxy and hand the results to the cache, which pushes only what changed. */
   private applyModel(model: MeshModel): Promise<void> {
-    this.applying = this.applying.then(async () => {
-      const plans = buildProxyPlans(model);
-      const live = new Set(plans.map((p) => p.nodeId));
-      for (const plan of plans) {
-        try {
-          const cert = await this.certs.ensure(plan.nodeId, plan.spiffeId);
-          const resources = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
-          this.cache.setSnapshot(plan.nodeId, toResourceSet(resources));
-        } catch (err) {
-          // A bug for one proxy must not stop the others; it keeps its last good snapshot.
-          this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
-        }
-      }
-      for (const node of this.cache.nodeIds()) if (!live.has(node)) this.cache.removeSnapshot(node);
-      this.certs.retain(live);
-      this.scheduleRotation();
+    this.applying = this.applying.then(() => this.translateAll(model)).catch((err: unknown) => {
+      // Keep the chain alive: a failed apply leaves the last good snapshots, the next one may work.
+      this.opts.logger.error({ err }, 'applying the config failed; proxies keep their last good config');
     });
     return this.applying;
+  }
+
+  private async translateAll(model: MeshModel): Promise<void> {
+    const plans = buildProxyPlans(model);
+    const live = new Set(plans.map((p) => p.nodeId));
+    for (const plan of plans) {
+      try {
+        const cert = await this.certs.ensure(plan.nodeId, plan.spiffeId);
+        const resources = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
+        this.cache.setSnapshot(plan.nodeId, toResourceSet(resources));
+      } catch (err) {
+        // A bug for one proxy must not stop the others; it keeps its last good snapshot.
+        this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
+      }
+    }
+    for (const node of this.cache.nodeIds()) if (!live.has(node)) this.cache.removeSnapshot(node);
+    this.certs.retain(live);
+    this.scheduleRotation();
   }
 
   /** Re-run translation when the first workload certificate is due, so rotation reaches SDS. */
   private scheduleRotation(): void {
     clearTimeout(this.rotationTimer);
     const due = this.certs.nextRotationAt();
-    if (!due) return;
+    if (!due || this.stopped) return;
     const delay = Math.min(Math.max(due.getTime() - Date.now(), 1000), 2 ** 31 - 1);
     this.rotationTimer = setTimeout(() => void this.applyModel(this.model), delay);
     this.rotationTimer.unref();
@@ -186,7 +207,7 @@ export class ControlPlane {
     if (this.opts.insecureXds) return grpc.ServerCredentials.createInsecure();
     const { host } = splitHostPort(this.opts.xdsAddress);
     const cert = await issueServerCert(this.authority, {
-      spiffeId: controlPlaneSpiffeId(this.model.mesh.trustDomain, this.model.mesh.rootNamespace),
+      spiffeId: controlPlaneSpiffeId(this.model.mesh.trustDomain),
       dnsNames: ['localhost', 'meshplane-xds'],
       ipAddresses: /^[0-9.]+$/.test(host) ? [host] : [],
       ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
@@ -216,9 +237,11 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.rotationTimer);
+    this.stopped = true;
     for (const close of this.closers.reverse()) await close();
     this.closers = [];
+    await this.applying;
+    clearTimeout(this.rotationTimer);
   }
 }
 
@@ -235,4 +258,24 @@ function hashFiles(files: readonly { file: string; text: string }[]): string {
   const h = createHash('sha256');
   for (const f of files) h.update(f.file).update('\0').update(f.text).update('\0');
   return h.digest('hex');
+}
+
+/**
+ * A change the running server cannot take: the trust domain names the xDS server's identity that
+ * every bootstrap pins, and every workload identity.
+ */
+function restartRequired(current: MeshModel, next: MeshModel): Violation | undefined {
+  if (current.mesh.trustDomain === next.mesh.trustDomain) return undefined;
+  return {
+    file: next.mesh.source.file,
+    path: 'spec.trustDomain',
+    message:
+      `changing the trust domain (${current.mesh.trustDomain} -> ${next.mesh.trustDomain}) changes every identity and the ` +
+      "xDS server's: restart `meshplane serve` with it, then give every proxy a new bootstrap",
+    severity: 'error',
+  };
+}
+
+function sameCaSettings(a: CaSettings, b: CaSettings): boolean {
+  return a.keyAlgorithm === b.keyAlgorithm && a.workloadCertTtlSeconds === b.workloadCertTtlSeconds && a.rotationRatio === b.rotationRatio;
 }

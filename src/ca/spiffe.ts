@@ -38,7 +38,13 @@ export function checkSpiffeId(id: string): string | undefined {
   return undefined;
 }
 
-/** The control plane's own identity, which every bootstrap pins for the xDS channel. */
-export function controlPlaneSpiffeId(trustDomain: string, rootNamespace: string): string {
-  return spiffeId(trustDomain, rootNamespace, 'meshplane');
+/**
+ * The control plane's own identity, which every bootstrap pins for the xDS channel. Its path is
+ * outside the `/ns/<ns>/sa/<sa>` space, so no workload certificate can ever carry it.
+ */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  const id = `spiffe://${trustDomain}/meshplane/control-plane`;
+  const problem = checkSpiffeId(id);
+  if (problem) throw new MeshplaneError('CA_FAILED', `cannot build the control plane SPIFFE ID: ${problem}`);
+  return id;
 }

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
-import { loadOrCreateAuthority } from '../ca/authority.ts';
 import { controlPlaneSpiffeId } from '../ca/spiffe.ts';
-import { loadOrCreateTokenKey, TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
+import { openStateDir } from '../ca/state-dir.ts';
+import { TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
 import { MeshplaneError } from '../errors.ts';
 import { splitHostPort } from '../host-port.ts';
 import { loadModelDir } from '../model/load-model.ts';
@@ -46,11 +46,10 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
   let xdsTls = null;
   if (stateDir !== undefined) {
     const { ca, trustDomain } = model.mesh;
-    const { authority } = await loadOrCreateAuthority(stateDir, { keyAlgorithm: ca.keyAlgorithm, rootCertTtlSeconds: ca.rootCertTtlSeconds, trustDomain });
-    const tokenKey = await loadOrCreateTokenKey(stateDir);
+    const { authority, tokenKey } = await openStateDir(stateDir, { keyAlgorithm: ca.keyAlgorithm, rootCertTtlSeconds: ca.rootCertTtlSeconds, trustDomain, create: false });
     xdsTls = {
       trustedCaPem: authority.trustBundlePem,
-      serverSpiffeId: controlPlaneSpiffeId(model.mesh.trustDomain, model.mesh.rootNamespace),
+      serverSpiffeId: controlPlaneSpiffeId(trustDomain),
       token: workloadToken(tokenKey, nodeId),
       tokenHeader: TOKEN_METADATA_KEY,
     };

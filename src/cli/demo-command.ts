@@ -26,35 +26,41 @@ export async function demoCommand(values: ArgValues): Promise<number> {
   const logger = pino({ level: 'info', base: undefined });
   const envoy = localEnvoyBinary();
 
-  const apps: SampleApp[] = await Promise.all([
-    startHttpApp('backend', '127.0.0.1', 8080),
-    startTcpEcho('backend-echo', '127.0.0.1', 9090),
-    startHttpApp('frontend', '127.0.0.1', 8081),
-  ]);
-  const cp = await ControlPlane.start({
-    configDir: CONFIG_DIR,
-    stateDir,
-    xdsAddress: `${XDS.host}:${XDS.port}`,
-    adminAddress: ADMIN,
-    insecureXds: false,
-    logger,
-  });
+  // Whatever started is stopped again, also when a later step fails (say, a port already in use).
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const apps: SampleApp[] = await Promise.all([
+      startHttpApp('backend', '127.0.0.1', 8080),
+      startTcpEcho('backend-echo', '127.0.0.1', 9090),
+      startHttpApp('frontend', '127.0.0.1', 8081),
+    ]);
+    cleanups.push(() => Promise.all(apps.map((a) => a.close())));
+    const cp = await ControlPlane.start({
+      configDir: CONFIG_DIR,
+      stateDir,
+      xdsAddress: `${XDS.host}:${XDS.port}`,
+      adminAddress: ADMIN,
+      insecureXds: false,
+      logger,
+    });
+    cleanups.push(() => cp.stop());
 
-  const { model } = await loadModelDir(CONFIG_DIR);
-  const sidecars = model!.workloads.filter((w) => w.sidecar);
-  const envoys = await Promise.all(
-    sidecars.map(async (workload, i) => {
-      const adminPort = FIRST_ENVOY_ADMIN_PORT + i;
-      const bootstrapYaml = await renderBootstrap({ model: model!, workload, stateDir, xds: XDS, adminPort });
-      const name = qualifiedName(workload.metadata);
-      const child = spawnLocalEnvoy({ envoy, name, bootstrapYaml, dir: stateDir });
-      child.on('exit', (code) => code !== null && code !== 0 && logger.error(`envoy ${name} exited with ${code}; see ${join(stateDir, `${name}.log`)}`));
-      return { name, adminPort, child };
-    }),
-  );
+    const { model } = await loadModelDir(CONFIG_DIR);
+    const sidecars = model!.workloads.filter((w) => w.sidecar);
+    const envoys = await Promise.all(
+      sidecars.map(async (workload, i) => {
+        const adminPort = FIRST_ENVOY_ADMIN_PORT + i;
+        const bootstrapYaml = await renderBootstrap({ model: model!, workload, stateDir, xds: XDS, adminPort });
+        const name = qualifiedName(workload.metadata);
+        const child = spawnLocalEnvoy({ envoy, name, bootstrapYaml, dir: stateDir });
+        cleanups.push(() => child.kill('SIGTERM'));
+        child.on('exit', (code) => code !== null && code !== 0 && logger.error(`envoy ${name} exited with ${code}; see ${join(stateDir, `${name}.log`)}`));
+        return { name, adminPort };
+      }),
+    );
 
-  const rel = relative(process.cwd(), CONFIG_DIR) || '.';
-  console.log(`
+    const rel = relative(process.cwd(), CONFIG_DIR) || '.';
+    console.log(`
 meshplane local mesh is up. Config: ${rel}/ (edit it live), state: ${relative(process.cwd(), stateDir)}/
   frontend sidecar -> backend (mTLS):  curl -s http://127.0.0.1:19001/
   TCP through the mesh:                echo hello | nc -q1 127.0.0.1 19002
@@ -64,12 +70,12 @@ meshplane local mesh is up. Config: ${rel}/ (edit it live), state: ${relative(pr
   control plane admin:                 http://${ADMIN}/debug/proxies
 Ctrl-C stops everything.`);
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  for (const e of envoys) e.child.kill('SIGTERM');
-  await cp.stop();
-  await Promise.all(apps.map((a) => a.close()));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
   return 0;
 }

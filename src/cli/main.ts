@@ -87,6 +87,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`meshplane ${name}: ${err.message}\n\n${usage()}`);
       return 2;
     }
-    throw err;
+    // Anything else (a port in use, a file we cannot read): say what, without a stack trace.
+    if (process.env.MESHPLANE_DEBUG) throw err;
+    console.error(`meshplane ${name}: ${err instanceof Error ? err.message : String(err)} (MESHPLANE_DEBUG=1 shows the stack)`);
+    return 1;
   }
 }

@@ -38,7 +38,7 @@ describe('resolveMtls: each scope against each mode', () => {
     });
   });
 
-  describe.each(MODES)('namespace policy %s under mesh %s', (mode) => {
+  describe.each(MODES)(`namespace policy %s under mesh ${INHERITING_PARENT}`, (mode) => {
     it(mode === 'UNSET' ? 'UNSET inherits the mesh mode' : `overrides the mesh with ${mode}`, () => {
       const r = resolveMtls([pa('mesh', ROOT, INHERITING_PARENT), pa('ns', 'shop', mode)], ROOT, SUBJECT);
       expect(r.workload).toEqual(

@@ -149,6 +149,23 @@ describe('live changes', () => {
   });
 });
 
+describe('changes the running server cannot take', () => {
+  it('a new trust domain is rejected with what to do, and the mesh keeps serving', async () => {
+    const mesh0 = readFileSync(join(mesh.configDir, 'mesh.yaml'), 'utf8');
+    mesh.writeConfig('mesh.yaml', mesh0.replace(`trustDomain: ${TRUST_DOMAIN}`, 'trustDomain: other.local'));
+    const lastLoad = await waitFor(async () => {
+      const l = (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad;
+      return l.ok === false && l.violations.length > 0 && l;
+    }, { what: 'the trust domain change to be rejected' });
+    expect(lastLoad.violations[0]).toMatch(/^mesh\.yaml: spec\.trustDomain: changing the trust domain \(e2e\.local -> other\.local\).*restart `meshplane serve`/);
+    const res = await viaClient();
+    expect(res.status).toBe(200);
+    expect(xfcc(res)).toContain(`URI=${spiffe('client')}`);
+    mesh.writeConfig('mesh.yaml', mesh0);
+    await waitFor(async () => (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad.ok === true, { what: 'the undo to be accepted' });
+  });
+});
+
 describe('control plane restart with the same state dir', () => {
   it('Envoys keep serving throughout, reconnect, and the root is unchanged', async () => {
     const rootBefore = readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8');

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { openStateDir } from '../../src/ca/state-dir.ts';
 import { envoyBinary } from '../helpers/envoy-binary.ts';
 
 const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
@@ -52,6 +53,17 @@ describe('meshplane validate', () => {
 describe('meshplane bootstrap', () => {
   const stateDir = join(work, 'state');
 
+  it('refuses a state dir without a mesh CA instead of minting a second one', async () => {
+    const r = await run(['bootstrap', '--config', EXAMPLE, '--state-dir', join(work, 'typo'), '--workload', 'shop/frontend-1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('holds no mesh CA: pass the --state-dir of the running `meshplane serve`');
+    expect(existsSync(join(work, 'typo'))).toBe(false);
+  });
+
+  it('(setup) the state dir as `meshplane serve` creates it', async () => {
+    await openStateDir(stateDir, { keyAlgorithm: 'ECDSA_P256', rootCertTtlSeconds: 3600 * 24, trustDomain: 'cluster.local', create: true });
+  });
+
   it('prints a bootstrap that Envoy 1.40 accepts, with TLS to the control plane pinned to the mesh root and a token', async () => {
     const r = await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', 'shop/frontend-1', '--xds-address', '127.0.0.1:15999', '--admin-port', '15998']);
     expect(r.code).toBe(0);
@@ -62,7 +74,7 @@ describe('meshplane bootstrap', () => {
     expect(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 15999 });
     const tls = xds.transport_socket.typed_config.common_tls_context;
     expect(tls.validation_context.trusted_ca.inline_string).toBe(readFileSync(join(stateDir, 'ca/root-cert.pem'), 'utf8'));
-    expect(tls.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/mesh-system/sa/meshplane' } }]);
+    expect(tls.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/meshplane/control-plane' } }]);
     expect(b.dynamic_resources.ads_config.grpc_services[0].initial_metadata[0].key).toBe('x-meshplane-token');
     expect(statSync(join(stateDir, 'ca/root-key.pem')).mode & 0o777).toBe(0o600);
 
