@@ -7,7 +7,8 @@ import type { Authority } from './ca/authority.ts';
 import { issueServerCert } from './ca/issue.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
-import { verifyWorkloadToken, TOKEN_METADATA_KEY } from './ca/tokens.ts';
+import { TOKEN_METADATA_KEY } from './ca/tokens.ts';
+import { xdsClientRejection } from './ca/xds-client-auth.ts';
 import { WorkloadCertificates } from './ca/workload-certs.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
@@ -94,7 +95,12 @@ export class ControlPlane {
       controlPlaneId: `meshplane@${process.pid}`,
       authenticate: opts.insecureXds
         ? () => true
-        : (nodeId, metadata) => verifyWorkloadToken(tokenKey, nodeId, metadata.get(TOKEN_METADATA_KEY)[0]?.toString()),
+        : (nodeId, metadata, peerCertificate) => {
+            const token = metadata.get(TOKEN_METADATA_KEY)[0]?.toString();
+            const rejection = xdsClientRejection(tokenKey, this.model.mesh.trustDomain, { nodeId, token, peerCertificate });
+            if (rejection) opts.logger.warn({ nodeId, reason: rejection }, 'xDS client rejected');
+            return rejection === undefined;
+          },
     });
     this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad);
     this.closers.push(() => this.ads.close());
@@ -213,11 +219,11 @@ export class ControlPlane {
       ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
       keyAlgorithm: this.model.mesh.ca.keyAlgorithm,
     });
-    // Envoys authenticate with their token, not a client certificate: they have none before SDS.
+    // Every Envoy presents its bootstrap's xDS client certificate; which node it may be is checked per stream.
     return grpc.ServerCredentials.createSsl(
       Buffer.from(this.authority.trustBundlePem),
       [{ cert_chain: Buffer.from(cert.certChainPem), private_key: Buffer.from(cert.privateKeyPem) }],
-      false,
+      true,
     );
   }
 

@@ -48,3 +48,14 @@ export function controlPlaneSpiffeId(trustDomain: string): string {
   if (problem) throw new MeshplaneError('CA_FAILED', `cannot build the control plane SPIFFE ID: ${problem}`);
   return id;
 }
+
+/**
+ * The identity in a proxy's xDS client certificate (`meshplane bootstrap`): bound to one node id,
+ * outside the `/ns/<ns>/sa/<sa>` space so it is never taken for a workload.
+ */
+export function xdsClientSpiffeId(trustDomain: string, namespace: string, workload: string): string {
+  const id = `spiffe://${trustDomain}/meshplane/xds-client/${namespace}/${workload}`;
+  const problem = checkSpiffeId(id);
+  if (problem) throw new MeshplaneError('CA_FAILED', `cannot build the xDS client SPIFFE ID of ${namespace}/${workload}: ${problem}`);
+  return id;
+}

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { controlPlaneSpiffeId } from '../ca/spiffe.ts';
+import { issueWorkloadCert } from '../ca/issue.ts';
+import { controlPlaneSpiffeId, xdsClientSpiffeId } from '../ca/spiffe.ts';
 import { openStateDir } from '../ca/state-dir.ts';
 import { TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
 import { MeshplaneError } from '../errors.ts';
@@ -31,7 +32,7 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
 
   const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort });
   process.stdout.write(`# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n`);
-  if (!insecure) process.stdout.write('# It holds this workload\'s xDS token: keep it as private as a key.\n');
+  if (!insecure) process.stdout.write('# It holds this workload\'s xDS client key and token: keep it as private as a key (mode 0600).\n');
   process.stdout.write(bootstrap);
   return 0;
 }
@@ -47,9 +48,17 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
   if (stateDir !== undefined) {
     const { ca, trustDomain } = model.mesh;
     const { authority, tokenKey } = await openStateDir(stateDir, { keyAlgorithm: ca.keyAlgorithm, rootCertTtlSeconds: ca.rootCertTtlSeconds, trustDomain, create: false });
+    // A bootstrap lives as long as its Envoy: the client certificate lasts as long as the root.
+    const client = await issueWorkloadCert(authority, {
+      spiffeId: xdsClientSpiffeId(trustDomain, workload.metadata.namespace, workload.metadata.name),
+      ttlSeconds: Math.max(60, Math.floor((authority.rootCert.notAfter.getTime() - Date.now()) / 1000)),
+      keyAlgorithm: ca.keyAlgorithm,
+    });
     xdsTls = {
       trustedCaPem: authority.trustBundlePem,
       serverSpiffeId: controlPlaneSpiffeId(trustDomain),
+      clientCertPem: client.certChainPem,
+      clientKeyPem: client.privateKeyPem,
       token: workloadToken(tokenKey, nodeId),
       tokenHeader: TOKEN_METADATA_KEY,
     };

@@ -13,7 +13,15 @@ export interface BootstrapOptions {
   xdsPort: number;
   adminPort: number;
   /** null = plaintext xDS (`--insecure-xds`, debugging only). */
-  xdsTls: { trustedCaPem: string; serverSpiffeId: string; token: string; tokenHeader: string } | null;
+  xdsTls: {
+    trustedCaPem: string;
+    serverSpiffeId: string;
+    /** This node's xDS client certificate and key: the key is what Envoy's admin /config_dump never shows. */
+    clientCertPem: string;
+    clientKeyPem: string;
+    token: string;
+    tokenHeader: string;
+  } | null;
 }
 
 export function buildBootstrap(o: BootstrapOptions) {
@@ -61,6 +69,8 @@ export function buildBootstrap(o: BootstrapOptions) {
                 common_tls_context: {
                   alpn_protocols: ['h2'],
                   tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+                  // The token alone is readable from Envoy's admin; the key is redacted there.
+                  tls_certificates: [{ certificate_chain: { inline_string: o.xdsTls.clientCertPem }, private_key: { inline_string: o.xdsTls.clientKeyPem } }],
                   // Private keys travel on this channel: accept only the control plane's own certificate.
                   validation_context: {
                     trusted_ca: { inline_string: o.xdsTls.trustedCaPem },

@@ -33,13 +33,14 @@ function meshCommonTlsContext(peerSanMatchers: object[], alpn: string[]) {
 
 /**
  * Server side of mesh mTLS: a client certificate is required, must chain to the trust bundle and
- * carry a SPIFFE URI SAN of our trust domain (which caller may do what is authorization's job).
+ * carry a workload SPIFFE ID of our trust domain (`spiffe://<td>/ns/...`; the control plane's and
+ * the xDS client certificates live outside /ns/). Which caller may do what is authorization's job.
  */
 export function buildDownstreamMtlsContext(trustDomain: string, alpn: string[]) {
   return {
     '@type': TYPE.downstreamTls,
     require_client_certificate: { value: true },
-    common_tls_context: meshCommonTlsContext([{ san_type: 'URI', matcher: { prefix: `spiffe://${trustDomain}/` } }], alpn),
+    common_tls_context: meshCommonTlsContext([{ san_type: 'URI', matcher: { prefix: `spiffe://${trustDomain}/ns/` } }], alpn),
   };
 }
 

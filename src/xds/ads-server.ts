@@ -4,6 +4,7 @@
  * Delta ADS is declared so that a delta client gets a clear UNIMPLEMENTED instead of a generic error.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import { adsServiceDefinition, type DiscoveryRequestMessage, type DiscoveryResponseMessage } from './ads-service.ts';
 import { AdsStream, type AdsStreamHost } from './ads-stream.ts';
@@ -14,8 +15,11 @@ export type { NackStatus, ProxyStatus, TypeStatus } from './proxy-status.ts';
 
 export interface AdsServerOptions {
   cache: SnapshotCache;
-  /** Called with the first message's node.id and the call's metadata; false = the stream is closed with PERMISSION_DENIED and receives no resources. */
-  authenticate: (nodeId: string, metadata: grpc.Metadata) => boolean;
+  /**
+   * Called with the first message's node.id, the call's metadata and the client's TLS certificate
+   * (if any); false = the stream is closed with PERMISSION_DENIED and receives no resources.
+   */
+  authenticate: (nodeId: string, metadata: grpc.Metadata, peerCertificate: PeerCertificate | undefined) => boolean;
   logger: Logger;
   /** DiscoveryResponse.control_plane.identifier (Envoy stat `control_plane.identifier`). */
   controlPlaneId: string;
@@ -66,7 +70,7 @@ export class AdsServer {
     this.#host = {
       cache: this.cache,
       controlPlaneId: this.controlPlaneId,
-      authenticate: (nodeId, metadata) => this.#authenticate(nodeId, metadata) === true,
+      authenticate: (nodeId, metadata, cert) => this.#authenticate(nodeId, metadata, cert) === true,
       attach: (stream) => this.#attach(stream),
       detach: (stream) => this.#detach(stream),
       countPush: () => void this.#pushes++,

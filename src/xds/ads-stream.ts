@@ -8,6 +8,7 @@
  * are answered with the intersection of requested and existing names; pushes follow PUSH_ORDER.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import type { DiscoveryRequestMessage, DiscoveryResponseMessage, NodeMessage } from './ads-service.ts';
 import type { NackStatus, ProxyStatus } from './proxy-status.ts';
@@ -19,7 +20,7 @@ import { TYPE_URL, sortByPushOrder } from './type-urls.ts';
 export interface AdsStreamHost {
   readonly cache: SnapshotCache;
   readonly controlPlaneId: string;
-  authenticate(nodeId: string, metadata: grpc.Metadata): boolean;
+  authenticate(nodeId: string, metadata: grpc.Metadata, peerCertificate: PeerCertificate | undefined): boolean;
   /** The stream authenticated as its node: route that node's updates to it. */
   attach(stream: AdsStream): void;
   /** The stream is gone (any reason); forget it. Called exactly once. */
@@ -187,7 +188,7 @@ export class AdsStream {
     }
     let ok = false;
     try {
-      ok = this.#host.authenticate(nodeId, this.#call.metadata);
+      ok = this.#host.authenticate(nodeId, this.#call.metadata, peerCertificate(this.#call));
     } catch (err) {
       this.#log.error({ err, nodeId }, 'xDS authentication check failed');
     }
@@ -320,5 +321,15 @@ function safePeer(call: Call): string {
     return call.getPeer();
   } catch {
     return 'unknown';
+  }
+}
+
+/** The client's TLS certificate, when the stream runs over TLS with one (empty object otherwise in Node). */
+function peerCertificate(call: Call): PeerCertificate | undefined {
+  try {
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    return cert && Object.keys(cert).length > 0 ? cert : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.ts';
-import { startEnvoy } from '../helpers/envoy-process.ts';
+import { startEnvoy, type EnvoyProcess } from '../helpers/envoy-process.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { ADDR, MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -65,8 +65,10 @@ describe('STRICT', () => {
     const certs = await mesh.server.certs();
     const leafs = certs.certificates.flatMap((c) => c.cert_chain ?? []);
     const cas = certs.certificates.flatMap((c) => c.ca_cert ?? []);
-    expect(leafs.length).toBeGreaterThan(0);
-    for (const leaf of leafs) expect(leaf.subject_alt_names).toEqual([{ uri: spiffe('server') }]);
+    // The SDS workload certificate, and the bootstrap's xDS client certificate (same root, other identity).
+    expect(leafs.map((l) => l.subject_alt_names)).toContainEqual([{ uri: spiffe('server') }]);
+    const xdsClient = `spiffe://${TRUST_DOMAIN}/meshplane/xds-client/shop/server-1`;
+    for (const leaf of leafs) expect([[{ uri: spiffe('server') }], [{ uri: xdsClient }]]).toContainEqual(leaf.subject_alt_names);
     expect(cas.length).toBeGreaterThan(0);
     for (const ca of cas) expect(normalizeSerial(ca.serial_number)).toBe(normalizeSerial(root.serialNumber));
   });
@@ -170,7 +172,8 @@ describe('control plane restart with the same state dir', () => {
   it('Envoys keep serving throughout, reconnect, and the root is unchanged', async () => {
     const rootBefore = readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8');
     const caSerialBefore = (await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number;
-    const leafSerialBefore = (await mesh.server.certs()).certificates.flatMap((c) => c.cert_chain ?? [])[0]!.serial_number;
+    const leafSerialBefore = await workloadCertSerial(mesh.server, 'server');
+    expect(leafSerialBefore).toBeTruthy();
     const traffic = startTraffic();
 
     await mesh.controlPlane.stop('SIGTERM');
@@ -183,7 +186,7 @@ describe('control plane restart with the same state dir', () => {
     await mesh.client.waitForStat('control_plane.connected_state', (v) => v === 1, 20_000);
     await mesh.server.waitForStat('control_plane.connected_state', (v) => v === 1, 20_000);
     // Workload certificates are not persisted: the new process issues fresh ones and SDS swaps them in place.
-    await waitFor(async () => (await mesh.server.certs()).certificates.flatMap((c) => c.cert_chain ?? [])[0]?.serial_number !== leafSerialBefore, { what: 'the re-issued server certificate' });
+    await waitFor(async () => (await workloadCertSerial(mesh.server, 'server')) !== leafSerialBefore, { what: 'the re-issued server certificate' });
     const { ok, failures } = await traffic.stop();
     expect(ok).toBeGreaterThan(10);
     expect(failures).toEqual([]);
@@ -199,6 +202,25 @@ describe('control plane restart with the same state dir', () => {
 });
 
 describe('xDS channel protection', () => {
+  it("Envoy's admin shows the bootstrap token but never the xDS client key", async () => {
+    const dump = await mesh.client.admin('/config_dump?resource=static_clusters');
+    const bootstrap = await mesh.client.admin('/config_dump?include_eds=false');
+    expect(bootstrap).toContain('x-meshplane-token');
+    expect(bootstrap).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
+    expect(bootstrap).toContain('[redacted]');
+    expect(dump).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
+  });
+
+  it("the client's own token with the server's bootstrap certificate receives no resources", async () => {
+    const clientBootstrap = await mesh.bootstrap('shop/client-1');
+    const token = /x-meshplane-token\n\s+value: (\S+)/.exec(clientBootstrap)![1];
+    const serverBootstrap = await mesh.bootstrap('shop/server-1', ['--admin-port', String(mesh.ports.spareAdmin)]);
+    // server-1's certificate and key, but claiming to be client-1 with client-1's (leaked) token.
+    const forged = serverBootstrap.replace(/(x-meshplane-token\n\s+value: )\S+/, `$1${token}`).replace('id: server-1.shop', 'id: client-1.shop');
+    expect(forged).toContain('id: client-1.shop');
+    await expectNoResources(forged, /client-1\.shop.*xds-client certificate is for|xDS client certificate is for/);
+  });
+
   it("a token for one workload used with another's node.id receives no resources", async () => {
     const serverBootstrap = await mesh.bootstrap('shop/server-1');
     const serverToken = /x-meshplane-token\n\s+value: (\S+)/.exec(serverBootstrap)?.[1];
@@ -206,21 +228,26 @@ describe('xDS channel protection', () => {
     const clientBootstrap = await mesh.bootstrap('shop/client-1', ['--admin-port', String(mesh.ports.spareAdmin)]);
     const forged = clientBootstrap.replace(/(x-meshplane-token\n\s+value: )\S+/, `$1${serverToken}`);
     expect(forged).not.toBe(clientBootstrap);
-    // Envoy never becomes ready without its initial config: wait for the rejected stream instead.
-    const impostor = await startEnvoy({ name: 'impostor', adminPort: mesh.ports.spareAdmin, bootstrapYaml: forged, logDir: mesh.dir, waitFor: 'admin' });
-    try {
-      await mesh.controlPlane.waitForLine(/client-1\.shop.*(token|authenticat)/i, 15_000);
-      await new Promise((r) => setTimeout(r, 1500));
-      const dump = await impostor.configDump();
-      const dynamic = dump.configs.flatMap((c) => [...(c.dynamic_listeners ?? []), ...(c.dynamic_active_clusters ?? []), ...(c.dynamic_active_secrets ?? [])]);
-      expect(dynamic).toEqual([]);
-      expect(await impostor.stat('listener_manager.lds.update_success')).toBe(0);
-      expect(await impostor.stat('cluster_manager.cds.update_success')).toBe(0);
-    } finally {
-      await impostor.stop();
-    }
+    await expectNoResources(forged, /client-1\.shop.*token does not belong/);
   });
 });
+
+/** Starts an Envoy with `bootstrapYaml`, waits for the control plane to log its rejection, and checks it got nothing. */
+async function expectNoResources(bootstrapYaml: string, rejectionLine: RegExp) {
+  // Envoy never becomes ready without its initial config: wait for the rejected stream instead.
+  const impostor = await startEnvoy({ name: 'impostor', adminPort: mesh.ports.spareAdmin, bootstrapYaml, logDir: mesh.dir, waitFor: 'admin' });
+  try {
+    await mesh.controlPlane.waitForLine(rejectionLine, 15_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const dump = await impostor.configDump();
+    const dynamic = dump.configs.flatMap((c) => [...(c.dynamic_listeners ?? []), ...(c.dynamic_active_clusters ?? []), ...(c.dynamic_active_secrets ?? [])]);
+    expect(dynamic).toEqual([]);
+    expect(await impostor.stat('listener_manager.lds.update_success')).toBe(0);
+    expect(await impostor.stat('cluster_manager.cds.update_success')).toBe(0);
+  } finally {
+    await impostor.stop();
+  }
+}
 
 describe('observability', () => {
   it('`meshplane status` shows both proxies SYNCED on CDS, LDS and SDS with their certificate expiry', async () => {
@@ -286,6 +313,12 @@ function startTraffic() {
       return { ok, failures };
     },
   };
+}
+
+/** Serial of the SDS workload certificate an Envoy holds (not its bootstrap's xDS client certificate). */
+async function workloadCertSerial(envoy: EnvoyProcess, serviceAccount: string): Promise<string | undefined> {
+  const leafs = (await envoy.certs()).certificates.flatMap((c) => c.cert_chain ?? []);
+  return leafs.find((l) => l.subject_alt_names.some((san) => san.uri === spiffe(serviceAccount)))?.serial_number;
 }
 
 function normalizeSerial(s: string): string {
