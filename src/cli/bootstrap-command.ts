@@ -1,3 +1,4 @@
+import { chmodSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { issueWorkloadCert } from '../ca/issue.ts';
 import { controlPlaneSpiffeId, xdsClientSpiffeId } from '../ca/spiffe.ts';
@@ -31,9 +32,17 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
   if (!workload.sidecar) throw new MeshplaneError('USAGE', `workload ${ref} has sidecar: false; it gets no Envoy`);
 
   const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort });
-  process.stdout.write(`# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n`);
-  if (!insecure) process.stdout.write('# It holds this workload\'s xDS client key and token: keep it as private as a key (mode 0600).\n');
-  process.stdout.write(bootstrap);
+  const text =
+    `# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n` +
+    (insecure ? '' : "# It holds this workload's xDS client key and token: keep it as private as a key (mode 0600).\n") +
+    bootstrap;
+  const output = values.output;
+  if (typeof output === 'string' && output !== '') {
+    writeFileSync(output, text, { mode: 0o600 });
+    chmodSync(output, 0o600); // an existing file keeps its mode on write
+  } else {
+    process.stdout.write(text);
+  }
   return 0;
 }
 

@@ -38,6 +38,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
       workload: str('NAMESPACE/NAME of a Workload with sidecar: true'),
       'xds-address': str(`where the control plane serves ADS (default ${DEFAULT_XDS_ADDRESS})`),
       'admin-port': str('Envoy admin port on 127.0.0.1 (default 15000)'),
+      output: str('write to this file (mode 0600) instead of stdout'),
       'insecure-xds': flag('plaintext xDS without token (must match serve --insecure-xds)'),
     },
     run: (v) => bootstrapCommand(v),

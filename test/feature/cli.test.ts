@@ -85,6 +85,15 @@ describe('meshplane bootstrap', () => {
     expect(check.code).toBe(0);
   });
 
+  it('--output writes the bootstrap with mode 0600', async () => {
+    const file = join(work, 'backend.bootstrap.yaml');
+    writeFileSync(file, 'old', { mode: 0o644 });
+    const r = await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', 'shop/backend-1', '--output', file]);
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(parse(readFileSync(file, 'utf8')).node.id).toBe('backend-1.shop');
+  });
+
   it('two workloads get different tokens; the same workload the same token', async () => {
     const token = async (w: string) => /x-meshplane-token\n\s+value: (\S+)/.exec((await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', w])).stdout)?.[1];
     const [a1, a2, b] = [await token('shop/frontend-1'), await token('shop/frontend-1'), await token('shop/backend-1')];
