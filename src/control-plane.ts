@@ -28,7 +28,7 @@ export interface ControlPlaneOptions {
   stateDir: string;
   xdsAddress: string;
   adminAddress: string;
-  /** Plaintext xDS without tokens. Debugging only: private keys then cross the wire in clear. */
+  /** Plaintext xDS without tokens or client certificates. Debugging only: private keys then cross the wire in clear. */
   insecureXds: boolean;
   logger: Logger;
 }

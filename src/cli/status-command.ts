@@ -8,7 +8,7 @@ const SHORT: Record<string, string> = { Listener: 'LDS', Cluster: 'CDS', Secret:
 const shortType = (typeUrl: string) => SHORT[typeUrl.split('.').pop()!] ?? typeUrl;
 
 /** Like `istioctl proxy-status`: per proxy and type SYNCED, STALE (sent, not ACKed), NACKED or NOT SENT. */
-export function syncState(t: TypeStatus | undefined): string {
+function syncState(t: TypeStatus | undefined): string {
   if (!t?.versionSent) return 'NOT SENT';
   if (t.versionAcked === t.versionSent) return 'SYNCED';
   if (t.lastNack?.version === t.versionSent) return 'NACKED';
