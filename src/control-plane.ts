@@ -16,6 +16,7 @@ import { splitHostPort } from './host-port.ts';
 import { loadModelDir } from './model/load-model.ts';
 import type { CaSettings, MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
+import { keepRemovedClustersOnce } from './translate/make-before-break.ts';
 import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
 }
 
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
+/** How long a removed cluster stays after the listeners that stopped using it were pushed. */
+const CLUSTER_LINGER_MS = 5000;
 
 /**
  * Wiring: config dir -> model -> plans -> resources (+ workload certificates) -> snapshot cache
@@ -46,6 +49,9 @@ export class ControlPlane {
   private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
   private rotationTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Per node: what it was last given, and the removed clusters kept over once (make before break). */
+  private readonly served = new Map<string, { resources: ProxyResources; lingering: Set<string> }>();
   private stopped = false;
   private closers: (() => unknown)[] = [];
   readonly cache = new SnapshotCache();
@@ -187,16 +193,34 @@ export class ControlPlane {
     for (const plan of plans) {
       try {
         const cert = await this.certs.ensure(plan.nodeId, plan.spiffeId);
-        const resources = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
-        this.cache.setSnapshot(plan.nodeId, toResourceSet(resources));
+        const translated = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
+        const previous = this.served.get(plan.nodeId);
+        const next = keepRemovedClustersOnce(translated, previous?.resources, previous?.lingering ?? new Set());
+        this.cache.setSnapshot(plan.nodeId, toResourceSet(next.resources));
+        this.served.set(plan.nodeId, next);
+        if (next.lingering.size > 0) this.scheduleLingerEnd();
       } catch (err) {
         // A bug for one proxy must not stop the others; it keeps its last good snapshot.
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
       }
     }
-    for (const node of this.cache.nodeIds()) if (!live.has(node)) this.cache.removeSnapshot(node);
+    for (const node of this.cache.nodeIds()) {
+      if (live.has(node)) continue;
+      this.cache.removeSnapshot(node);
+      this.served.delete(node);
+    }
     this.certs.retain(live);
     this.scheduleRotation();
+  }
+
+  /** Re-apply once the lingering clusters have outlived the listener update, which drops them. */
+  private scheduleLingerEnd(): void {
+    if (this.lingerTimer || this.stopped) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      void this.applyModel(this.model);
+    }, CLUSTER_LINGER_MS);
+    this.lingerTimer.unref();
   }
 
   /** Re-run translation when the first workload certificate is due, so rotation reaches SDS. */
@@ -248,6 +272,7 @@ export class ControlPlane {
     this.closers = [];
     await this.applying;
     clearTimeout(this.rotationTimer);
+    clearTimeout(this.lingerTimer);
   }
 }
 

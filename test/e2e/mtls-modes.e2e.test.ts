@@ -124,8 +124,14 @@ describe('live changes', () => {
     const pids = [mesh.controlPlane.pid, mesh.client.pid, mesh.server.pid];
     mesh.setMode('PERMISSIVE');
     await untilPlaintext('works', 'PERMISSIVE');
+    const lds = async () => [await mesh.client.stat('listener_manager.lds.update_success'), await mesh.server.stat('listener_manager.lds.update_success')];
+    const [clientLds, serverLds] = await lds();
     mesh.setMode('STRICT');
     await untilPlaintext('fails', 'STRICT to refuse plaintext');
+    // Only what changed is pushed: the server's inbound listeners, not the client's outbound ones.
+    const [clientLdsAfter, serverLdsAfter] = await lds();
+    expect(clientLdsAfter).toBe(clientLds);
+    expect(serverLdsAfter).toBeGreaterThan(serverLds!);
     expect((await viaClient()).status).toBe(200);
     expect([mesh.controlPlane.pid, mesh.client.pid, mesh.server.pid]).toEqual(pids);
     expect(mesh.controlPlane.running && mesh.client.running && mesh.server.running).toBe(true);
@@ -148,6 +154,30 @@ describe('live changes', () => {
     // Undoing the edit is a valid config again (the one being served).
     mesh.setMode('STRICT');
     await waitFor(async () => (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/config`)).json.lastLoad.ok === true, { what: 'the undo to be accepted' });
+  });
+});
+
+describe('make before break', () => {
+  it('repointing an outbound drops no request, and the old cluster leaves only after the listener moved', async () => {
+    const workloads0 = readFileSync(join(mesh.configDir, 'workloads.yaml'), 'utf8');
+    const repointed = workloads0.replace(`{service: server, port: http-api, listenPort: ${mesh.ports.clientOutHttp}}`, `{service: legacy, port: http, listenPort: ${mesh.ports.clientOutHttp}}`);
+    expect(repointed).not.toBe(workloads0);
+    const OLD = 'outbound:server.shop:http-api';
+    // With ?resource=, each config is one ClustersConfigDump.DynamicCluster.
+    const clusterNames = async () => (await mesh.client.configDump<{ configs: { cluster: { name: string } }[] }>('dynamic_active_clusters')).configs.map((c) => c.cluster.name);
+    expect(await clusterNames()).toContain(OLD);
+
+    const traffic = startHttpTraffic();
+    mesh.writeConfig('workloads.yaml', repointed);
+    await waitFor(async () => (await viaClient()).json?.app === 'legacy', { what: 'the outbound to move to legacy' });
+    await waitFor(async () => !(await clusterNames()).includes(OLD), { what: `${OLD} to be removed`, timeoutMs: 20_000 });
+    const { ok, failures, apps } = await traffic.stop();
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(20);
+    expect(apps).toEqual(new Set(['server', 'legacy']));
+
+    mesh.writeConfig('workloads.yaml', workloads0);
+    await waitFor(async () => (await viaClient()).json?.app === 'server', { what: 'the outbound to move back to server' });
   });
 });
 
@@ -279,14 +309,39 @@ describe('across all of it', () => {
     }
   });
 
-  it('only what changed was pushed: mode changes re-sent the server listeners, never the client ones', async () => {
-    // The client's listeners are outbound only and never changed: one LDS per connection (start, restart).
-    expect(await mesh.client.stat('listener_manager.lds.update_success')).toBe(2);
-    expect(await mesh.server.stat('listener_manager.lds.update_success')).toBeGreaterThan(5);
-    // Its clusters did change: the upstream TLS follows the server's mode (auto mTLS).
+  it("mode changes reached the client's clusters: the upstream TLS follows the server's mode (auto mTLS)", async () => {
     expect(await mesh.client.stat('cluster_manager.cds.update_success')).toBeGreaterThan(3);
   });
 });
+
+/** HTTP requests through the client sidecar's first outbound until stopped: failures and the apps that answered. */
+function startHttpTraffic() {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const apps = new Set<string>();
+  const loop = (async () => {
+    while (running) {
+      try {
+        const res = await viaClient();
+        if (res.status === 200) {
+          ok++;
+          apps.add(res.json?.app);
+        } else failures.push(`HTTP ${res.status} ${res.body.slice(0, 80)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ok, failures, apps };
+    },
+  };
+}
 
 /** Requests through the client sidecar, back to back, until stopped: every failure is kept. */
 function startTraffic() {
