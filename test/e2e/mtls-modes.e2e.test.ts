@@ -167,7 +167,7 @@ describe('make before break', () => {
     const clusterNames = async () => (await mesh.client.configDump<{ configs: { cluster: { name: string } }[] }>('dynamic_active_clusters')).configs.map((c) => c.cluster.name);
     expect(await clusterNames()).toContain(OLD);
 
-    const traffic = startHttpTraffic();
+    const traffic = startTraffic({ tcp: false });
     mesh.writeConfig('workloads.yaml', repointed);
     await waitFor(async () => (await viaClient()).json?.app === 'legacy', { what: 'the outbound to move to legacy' });
     await waitFor(async () => !(await clusterNames()).includes(OLD), { what: `${OLD} to be removed`, timeoutMs: 20_000 });
@@ -204,7 +204,7 @@ describe('control plane restart with the same state dir', () => {
     const caSerialBefore = (await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number;
     const leafSerialBefore = await workloadCertSerial(mesh.server, 'server');
     expect(leafSerialBefore).toBeTruthy();
-    const traffic = startTraffic();
+    const traffic = startTraffic({ tcp: true });
 
     await mesh.controlPlane.stop('SIGTERM');
     await mesh.client.waitForStat('control_plane.connected_state', (v) => v === 0, 10_000);
@@ -314,20 +314,24 @@ describe('across all of it', () => {
   });
 });
 
-/** HTTP requests through the client sidecar's first outbound until stopped: failures and the apps that answered. */
-function startHttpTraffic() {
+/**
+ * Requests through the client sidecar, back to back, until stopped: HTTP on its first outbound
+ * and, with `tcp`, an echo on the TCP one. Every failure is kept, and which apps answered.
+ */
+function startTraffic({ tcp }: { tcp: boolean }) {
   let running = true;
   let ok = 0;
   const failures: string[] = [];
   const apps = new Set<string>();
   const loop = (async () => {
-    while (running) {
+    for (let i = 0; running; i++) {
       try {
         const res = await viaClient();
         if (res.status === 200) {
           ok++;
           apps.add(res.json?.app);
         } else failures.push(`HTTP ${res.status} ${res.body.slice(0, 80)}`);
+        if (tcp && (await echoViaClient(`n${i}`)) === `n${i}`) ok++;
       } catch (err) {
         failures.push(String(err));
       }
@@ -339,33 +343,6 @@ function startHttpTraffic() {
       running = false;
       await loop;
       return { ok, failures, apps };
-    },
-  };
-}
-
-/** Requests through the client sidecar, back to back, until stopped: every failure is kept. */
-function startTraffic() {
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      try {
-        const res = await viaClient();
-        if (res.status === 200) ok++;
-        else failures.push(`HTTP ${res.status}`);
-        if ((await echoViaClient(`n${i}`)) === `n${i}`) ok++;
-      } catch (err) {
-        failures.push(String(err));
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { ok, failures };
     },
   };
 }
