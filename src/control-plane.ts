@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.ts';
@@ -239,7 +240,7 @@ export class ControlPlane {
     const cert = await issueServerCert(this.authority, {
       spiffeId: controlPlaneSpiffeId(this.model.mesh.trustDomain),
       dnsNames: ['localhost', 'meshplane-xds'],
-      ipAddresses: /^[0-9.]+$/.test(host) ? [host] : [],
+      ipAddresses: isIP(host) ? [host] : [],
       ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
       keyAlgorithm: this.model.mesh.ca.keyAlgorithm,
     });

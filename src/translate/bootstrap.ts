@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * The Envoy bootstrap for one sidecar: node identity, admin on loopback, LDS/CDS (and through
  * them SDS) over one ADS stream to meshplane. Written in Envoy's YAML/JSON mapping (durations as
@@ -25,7 +27,7 @@ export interface BootstrapOptions {
 }
 
 export function buildBootstrap(o: BootstrapOptions) {
-  const isIp = /^[0-9.]+$/.test(o.xdsHost) || o.xdsHost.includes(':');
+  const isIp = isIP(o.xdsHost) !== 0;
   return {
     node: { id: o.nodeId, cluster: o.nodeCluster },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },

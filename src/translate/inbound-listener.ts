@@ -24,18 +24,18 @@ import { buildDownstreamMtlsContext } from './tls-context.ts';
  */
 export function buildInboundListener(port: InboundPlan, trustDomain: string) {
   const name = inboundListenerName(port.listenAddress, port.listenPort);
-  const terminal = (clientCert: 'SET' | 'SANITIZE') =>
+  const terminal = (setClientCert: boolean) =>
     buildTerminalFilter({
       protocol: port.protocol,
       statPrefix: inboundStatPrefix(port.listenAddress, port.listenPort),
       cluster: localClusterName(port.targetAddress, port.targetPort),
       routeName: name,
-      clientCert,
+      setClientCert,
     });
   const mtlsChain = {
     name: CHAIN_MTLS,
     filter_chain_match: { transport_protocol: 'tls' },
-    filters: [terminal('SET')],
+    filters: [terminal(true)],
     transport_socket: {
       name: FILTER.tlsTransport,
       typed_config: buildDownstreamMtlsContext(trustDomain, isHttp(port.protocol) ? ['h2', 'http/1.1'] : []),
@@ -44,7 +44,7 @@ export function buildInboundListener(port: InboundPlan, trustDomain: string) {
   const plaintextChain = (match: object | undefined) => ({
     name: CHAIN_PLAINTEXT,
     ...(match && { filter_chain_match: match }),
-    filters: [terminal('SANITIZE')],
+    filters: [terminal(false)],
   });
 
   const mode = port.mtls.mode;

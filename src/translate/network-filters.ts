@@ -12,8 +12,11 @@ export function buildTerminalFilter(opts: {
   statPrefix: string;
   cluster: string;
   routeName: string;
-  /** Inbound mTLS chains tell the app who called, in x-forwarded-client-cert. */
-  clientCert?: 'SET' | 'SANITIZE';
+  /**
+   * Inbound mTLS chains tell the app who called, in x-forwarded-client-cert. Elsewhere Envoy's
+   * default (SANITIZE) strips any XFCC a client sent.
+   */
+  setClientCert?: boolean;
 }) {
   if (!isHttp(opts.protocol)) {
     return { name: FILTER.tcpProxy, typed_config: { '@type': TYPE.tcpProxy, stat_prefix: opts.statPrefix, cluster: opts.cluster } };
@@ -25,7 +28,7 @@ export function buildTerminalFilter(opts: {
       stat_prefix: opts.statPrefix,
       codec_type: 'AUTO',
       // Never trust an XFCC header from outside; on mTLS chains set it from the verified peer.
-      ...(opts.clientCert === 'SET' && {
+      ...(opts.setClientCert && {
         forward_client_cert_details: 'SANITIZE_SET',
         set_current_client_cert_details: { uri: true },
       }),

@@ -18,7 +18,6 @@ export function buildOutboundListener(out: OutboundPlan) {
             statPrefix: outboundStatPrefix(out.bindAddress, out.listenPort),
             cluster: upstreamClusterName(out.upstream),
             routeName: name,
-            clientCert: 'SANITIZE',
           }),
         ],
       },
