@@ -70,6 +70,17 @@ describe('loadModelDir', () => {
           portLevelMtls: new Map(),
         },
       ],
+      authorizationPolicies: [
+        {
+          kind: 'AuthorizationPolicy',
+          source: { file: 'mesh.yaml', index: 5 },
+          metadata: { name: 'backend-allow', namespace: 'shop', ...noLabels },
+          selector: { app: 'backend' },
+          action: 'ALLOW',
+          dryRun: false,
+          rules: [{ from: [{ principals: ['cluster.local/ns/shop/sa/frontend'] }], to: [{ methods: ['GET'], paths: ['/api/*'] }], when: [] }],
+        },
+      ],
     };
     expect(result.model).toEqual(expected);
     expect(result.model!.peerAuthentications[0]!.selector).toBeUndefined();
@@ -150,11 +161,15 @@ describe('parseModelFiles: documents and kinds', () => {
     ]);
   });
 
-  it('rejects AuthorizationPolicy for now, unknown kinds and wrong apiVersions', () => {
+  it('rejects unknown kinds and wrong apiVersions', () => {
     const result = parseTestYaml(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: allow, namespace: shop}
 spec: {action: ALLOW}
+---
+apiVersion: meshplane.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: shop}
 ---
 apiVersion: meshplane.dev/v1alpha1
 kind: service
@@ -178,14 +193,14 @@ metadata: {name: d}
 spec: {address: 127.0.0.1}
 `);
     const supported =
-      'supported kinds are Mesh, Service, Workload, ExternalService (apiVersion meshplane.dev/v1alpha1) and PeerAuthentication (apiVersion security.istio.io/v1 or security.istio.io/v1beta1)';
+      'supported kinds are Mesh, Service, Workload, ExternalService (apiVersion meshplane.dev/v1alpha1) and PeerAuthentication, AuthorizationPolicy (apiVersion security.istio.io/v1 or security.istio.io/v1beta1)';
     expect(errorLines(result)).toEqual([
-      'test.yaml:1: kind: AuthorizationPolicy is not supported yet: remove this document for now',
-      `test.yaml:6: kind: unknown kind "service" (did you mean "Service"?): ${supported}`,
-      `test.yaml:10: kind: unknown kind "Gateway": ${supported}`,
-      'test.yaml:14: apiVersion: apiVersion "meshplane.dev/v1" is not supported for kind Service: use meshplane.dev/v1alpha1',
-      'test.yaml:19: apiVersion: apiVersion "meshplane.dev/v1alpha1" is not supported for kind PeerAuthentication: use security.istio.io/v1 or security.istio.io/v1beta1',
-      'test.yaml:23: apiVersion: "apiVersion" is required: use meshplane.dev/v1alpha1 for kind Workload',
+      'test.yaml:6: apiVersion: apiVersion "meshplane.dev/v1alpha1" is not supported for kind AuthorizationPolicy: use security.istio.io/v1 or security.istio.io/v1beta1',
+      `test.yaml:10: kind: unknown kind "service" (did you mean "Service"?): ${supported}`,
+      `test.yaml:14: kind: unknown kind "Gateway": ${supported}`,
+      'test.yaml:18: apiVersion: apiVersion "meshplane.dev/v1" is not supported for kind Service: use meshplane.dev/v1alpha1',
+      'test.yaml:23: apiVersion: apiVersion "meshplane.dev/v1alpha1" is not supported for kind PeerAuthentication: use security.istio.io/v1 or security.istio.io/v1beta1',
+      'test.yaml:27: apiVersion: "apiVersion" is required: use meshplane.dev/v1alpha1 for kind Workload',
     ]);
   });
 

@@ -22,7 +22,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] 
 export function parseModelFiles(files: { file: string; text: string }[]): ModelResult {
   const sorted = [...files].sort((a, b) => compare(a.file, b.file));
   const { documents, violations } = parseDocuments(sorted);
-  const set: Mutable<ResourceSet> = { meshes: [], services: [], externalServices: [], workloads: [], peerAuthentications: [] };
+  const set: Mutable<ResourceSet> = { meshes: [], services: [], externalServices: [], workloads: [], peerAuthentications: [], authorizationPolicies: [] };
   for (const doc of documents) {
     const issues = new Issues(doc.file);
     const parsed = parseResource(doc, issues);
@@ -43,6 +43,9 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
         break;
       case 'PeerAuthentication':
         set.peerAuthentications.push(parsed);
+        break;
+      case 'AuthorizationPolicy':
+        set.authorizationPolicies.push(parsed);
         break;
     }
   }
@@ -69,6 +72,7 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
     workloads: byName(set.workloads),
     externalServices: byName(set.externalServices),
     peerAuthentications: byName(set.peerAuthentications),
+    authorizationPolicies: byName(set.authorizationPolicies),
   };
   return { model, violations: all };
 }

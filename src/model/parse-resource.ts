@@ -2,7 +2,7 @@
  * One raw document → one typed resource: checks apiVersion/kind/metadata and hands the spec to
  * the parser of its kind. Returns undefined when the document cannot become a resource.
  */
-import type { ExternalService, Mesh, PeerAuthentication, Service } from './types.ts';
+import type { AuthorizationPolicy, ExternalService, Mesh, PeerAuthentication, Service } from './types.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { describeValue, type Issues, ObjectFields } from './fields.ts';
 import type { RawDocument } from './parse-documents.ts';
@@ -12,6 +12,7 @@ import { parseService } from './parse-service.ts';
 import { type ParsedWorkload, parseWorkload } from './parse-workload.ts';
 import { parseExternalService } from './parse-external-service.ts';
 import { parsePeerAuthentication } from './parse-peer-authentication.ts';
+import { parseAuthorizationPolicy } from './parse-authorization-policy.ts';
 
 export const MESHPLANE_API_VERSION = 'meshplane.dev/v1alpha1';
 export const ISTIO_SECURITY_API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
@@ -22,10 +23,11 @@ const API_VERSIONS: Readonly<Record<string, readonly string[]>> = {
   Workload: [MESHPLANE_API_VERSION],
   ExternalService: [MESHPLANE_API_VERSION],
   PeerAuthentication: ISTIO_SECURITY_API_VERSIONS,
+  AuthorizationPolicy: ISTIO_SECURITY_API_VERSIONS,
 };
 const SUPPORTED =
   `Mesh, Service, Workload, ExternalService (apiVersion ${MESHPLANE_API_VERSION}) ` +
-  `and PeerAuthentication (apiVersion ${ISTIO_SECURITY_API_VERSIONS.join(' or ')})`;
+  `and PeerAuthentication, AuthorizationPolicy (apiVersion ${ISTIO_SECURITY_API_VERSIONS.join(' or ')})`;
 
 const TOP_HINTS: Readonly<Record<string, string>> = {
   status: 'status is written by a controller, not configured: remove it',
@@ -37,6 +39,8 @@ export type ParsedResource =
   | { kind: 'Service'; file: string; value: Service }
   | { kind: 'ExternalService'; file: string; value: ExternalService }
   | { kind: 'PeerAuthentication'; file: string; value: PeerAuthentication }
+  /** `valid`: the document had no error, so rule indices and value paths are exact (for warnings). */
+  | { kind: 'AuthorizationPolicy'; file: string; value: AuthorizationPolicy; valid: boolean }
   | ({ kind: 'Workload'; file: string; value: ParsedWorkload['workload'] } & Omit<ParsedWorkload, 'workload'>);
 
 export function parseResource(doc: RawDocument, issues: Issues): ParsedResource | undefined {
@@ -51,10 +55,6 @@ export function parseResource(doc: RawDocument, issues: Issues): ParsedResource 
   if (kindValue === undefined) return undefined;
   if (typeof kindValue !== 'string') {
     f.error('kind', `must be a string, got ${describeValue(kindValue)}: use one of ${SUPPORTED}`);
-    return undefined;
-  }
-  if (kindValue === 'AuthorizationPolicy') {
-    f.error('kind', 'AuthorizationPolicy is not supported yet: remove this document for now');
     return undefined;
   }
   const versions = Object.hasOwn(API_VERSIONS, kindValue) ? API_VERSIONS[kindValue] : undefined;
@@ -86,6 +86,11 @@ export function parseResource(doc: RawDocument, issues: Issues): ParsedResource 
     case 'PeerAuthentication':
       parsed = { kind: 'PeerAuthentication', file, value: parsePeerAuthentication(spec, base, issues) };
       break;
+    case 'AuthorizationPolicy': {
+      const value = parseAuthorizationPolicy(spec, base, issues);
+      parsed = { kind: 'AuthorizationPolicy', file, value, valid: issues.errorCount === 0 };
+      break;
+    }
     default: {
       const { workload, ...paths } = parseWorkload(spec, base, issues);
       parsed = { kind: 'Workload', file, value: workload, ...paths };

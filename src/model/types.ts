@@ -108,6 +108,72 @@ export interface PeerAuthentication {
   portLevelMtls: ReadonlyMap<number, PeerAuthMode>;
 }
 
+export type AuthzAction = 'ALLOW' | 'DENY' | 'AUDIT';
+
+/**
+ * Istio `AuthorizationPolicy` (security.istio.io/v1, v1beta1). Lists are as written; an empty list
+ * is the same as an absent field (protobuf semantics), so optional lists are never empty.
+ */
+export interface AuthorizationPolicy {
+  kind: 'AuthorizationPolicy';
+  source: Source;
+  metadata: Metadata;
+  /** Absent or empty: every workload of the namespace (of the mesh, in the root namespace). */
+  selector?: Readonly<Record<string, string>>;
+  action: AuthzAction; // ALLOW when omitted
+  /** The `istio.io/dry-run: "true"` annotation: evaluated and counted, never enforced. */
+  dryRun: boolean;
+  /** No rules never match: an ALLOW policy without rules allows nothing. */
+  rules: readonly AuthzRule[];
+}
+
+/** Matches when one `from` AND one `to` AND every `when` match; empty lists match anything. */
+export interface AuthzRule {
+  from: readonly AuthzSource[];
+  to: readonly AuthzOperation[];
+  when: readonly AuthzCondition[];
+}
+
+/** `from[].source`: fields ANDed, values within a field ORed. Values keep Istio's `*` wildcards. */
+export interface AuthzSource {
+  principals?: readonly string[]; // `<trustDomain>/ns/<ns>/sa/<sa>`, no `spiffe://`
+  notPrincipals?: readonly string[];
+  namespaces?: readonly string[];
+  notNamespaces?: readonly string[];
+  ipBlocks?: readonly string[]; // IP or CIDR, normalised to CIDR (`10.0.0.1/32`)
+  notIpBlocks?: readonly string[];
+  remoteIpBlocks?: readonly string[];
+  notRemoteIpBlocks?: readonly string[];
+}
+
+/** `to[].operation`: fields ANDed, values within a field ORed. */
+export interface AuthzOperation {
+  hosts?: readonly string[];
+  notHosts?: readonly string[];
+  ports?: readonly number[]; // targetPorts
+  notPorts?: readonly number[];
+  methods?: readonly string[];
+  notMethods?: readonly string[];
+  paths?: readonly string[];
+  notPaths?: readonly string[];
+}
+
+/** Supported `when` keys (anything else is a validation error). */
+export type AuthzConditionKey =
+  | 'source.ip'
+  | 'remote.ip'
+  | 'source.namespace'
+  | 'source.principal'
+  | 'destination.port'
+  | `request.headers[${string}]`;
+
+/** `when[]`: the key's value must match one of `values` and none of `notValues`. */
+export interface AuthzCondition {
+  key: AuthzConditionKey;
+  values?: readonly string[];
+  notValues?: readonly string[];
+}
+
 /** A whole validated configuration directory. Arrays are sorted by namespace, then name. */
 export interface MeshModel {
   mesh: Mesh;
@@ -115,6 +181,7 @@ export interface MeshModel {
   workloads: readonly Workload[];
   externalServices: readonly ExternalService[];
   peerAuthentications: readonly PeerAuthentication[];
+  authorizationPolicies: readonly AuthorizationPolicy[];
 }
 
 export const DEFAULT_NAMESPACE = 'default';

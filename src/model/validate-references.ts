@@ -1,12 +1,14 @@
 /**
  * Checks across documents: exactly one Mesh, unique names, inbound/outbound references to
- * Services and their ports, listener address:port clashes, and PeerAuthentication placement.
+ * Services and their ports, listener address:port clashes, PeerAuthentication placement and
+ * what AuthorizationPolicies select (validate-authorization-policies).
  */
 import type { Violation } from '../errors.ts';
-import type { ExternalService, Mesh, PeerAuthentication, Service, Workload } from './types.ts';
+import type { AuthorizationPolicy, ExternalService, Mesh, PeerAuthentication, Service, Workload } from './types.ts';
 import { qualifiedName } from './types.ts';
 import { suggest } from './did-you-mean.ts';
 import { DEFAULT_ROOT_NAMESPACE } from './parse-mesh.ts';
+import { validateAuthorizationPolicies } from './validate-authorization-policies.ts';
 
 export interface Located<T> {
   /** As violations name it: `file.yaml` or `file.yaml#2`. */
@@ -17,12 +19,17 @@ export interface LocatedWorkload extends Located<Workload> {
   inboundPaths: readonly string[];
   outboundPaths: readonly string[];
 }
+export interface LocatedAuthorizationPolicy extends Located<AuthorizationPolicy> {
+  /** The document parsed without error, so its rule and value indices match the YAML. */
+  valid: boolean;
+}
 export interface ResourceSet {
   meshes: readonly Located<Mesh>[];
   services: readonly Located<Service>[];
   externalServices: readonly Located<ExternalService>[];
   workloads: readonly LocatedWorkload[];
   peerAuthentications: readonly Located<PeerAuthentication>[];
+  authorizationPolicies: readonly LocatedAuthorizationPolicy[];
 }
 
 /** `file` of violations about the directory as a whole. */
@@ -81,6 +88,8 @@ export function validateReferences(set: ResourceSet): Violation[] {
   for (const at of set.workloads) claim(workloadSeen, at);
   const policySeen = new Map<string, Located<PeerAuthentication>>();
   for (const at of set.peerAuthentications) claim(policySeen, at);
+  const authzSeen = new Map<string, Located<AuthorizationPolicy>>();
+  for (const at of set.authorizationPolicies) claim(authzSeen, at);
 
   const namesIn = (namespace: string) =>
     [...destinations.values()].filter((d) => d.at.value.metadata.namespace === namespace).map((d) => d.at.value.metadata.name);
@@ -169,6 +178,7 @@ export function validateReferences(set: ResourceSet): Violation[] {
 
   validateListeners(set.workloads, error);
   validatePeerAuthentications(set.peerAuthentications, set.workloads, rootNamespace, warning);
+  validateAuthorizationPolicies(set.authorizationPolicies, set.workloads, set.services, rootNamespace, warning);
   return out;
 }
 
