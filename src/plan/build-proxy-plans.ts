@@ -1,7 +1,10 @@
+import { isIPv4 } from 'node:net';
 import { spiffeId } from '../ca/spiffe.ts';
 import type { ExternalService, MeshModel, OutboundPort, Service, Workload } from '../model/types.ts';
 import { qualifiedName } from '../model/types.ts';
 import type { EndpointPlan, ExternalUpstreamPlan, InboundPlan, OutboundPlan, ProxyPlan, ServiceUpstreamPlan } from './proxy-plan.ts';
+import { authorizationPolicySelects } from '../model/select-workloads.ts';
+import { buildAuthzPlan } from './build-authz.ts';
 import { compareStrings, mtlsForPort, resolveMtls, type ResolvedMtls } from './resolve-mtls.ts';
 
 /**
@@ -63,21 +66,25 @@ function buildProxyPlan(workload: Workload, index: ModelIndex): ProxyPlan {
   const { metadata } = workload;
   const { trustDomain } = index.model.mesh;
   const mtls = index.mtlsByWorkload.get(qualifiedName(metadata))!;
+  const policies = index.model.authorizationPolicies.filter((p) => authorizationPolicySelects(p, workload, index.model.mesh.rootNamespace));
   const inbound: InboundPlan[] = workload.inbound.map((port) => {
     const service = qualifiedName({ name: port.service, namespace: metadata.namespace });
+    const { protocol } = servicePort(index, service, port.port);
+    const authz = buildAuthzPlan(policies, { targetPort: port.targetPort, protocol });
     return {
       service,
       portName: port.port,
-      protocol: servicePort(index, service, port.port).protocol,
+      protocol,
       listenAddress: workload.address,
       listenPort: port.listenPort,
       targetAddress: port.targetAddress,
       targetPort: port.targetPort,
       mtls: mtlsForPort(mtls, port.targetPort),
+      ...(authz && { authz }),
     };
   });
   const outbound: OutboundPlan[] = workload.outbound.map((out) => {
-    const upstream = buildUpstream(out, metadata.namespace, index);
+    const upstream = buildUpstream(out, workload, index);
     return { bindAddress: out.bind, listenPort: out.listenPort, protocol: upstream.protocol, upstream };
   });
   return {
@@ -95,8 +102,8 @@ export function resolveServiceRef(ref: string, callerNamespace: string): string 
   return ref.includes('.') ? ref : `${ref}.${callerNamespace}`;
 }
 
-function buildUpstream(out: OutboundPort, callerNamespace: string, index: ModelIndex): ServiceUpstreamPlan | ExternalUpstreamPlan {
-  const name = resolveServiceRef(out.service, callerNamespace);
+function buildUpstream(out: OutboundPort, caller: Workload, index: ModelIndex): ServiceUpstreamPlan | ExternalUpstreamPlan {
+  const name = resolveServiceRef(out.service, caller.metadata.namespace);
   const external = index.externals.get(name);
   if (external) return buildExternalUpstream(name, external);
   const portName = out.port!;
@@ -109,7 +116,13 @@ function buildUpstream(out: OutboundPort, callerNamespace: string, index: ModelI
         .map((e) => workloadIdentity(index, e.workload)),
     ),
   ].sort(compareStrings);
-  return { kind: 'service', service: name, portName, protocol, endpoints, peerIdentities };
+  const local = isLoopback(caller.address) && endpoints.every((e) => isLoopback(e.address));
+  return { kind: 'service', service: name, portName, protocol, endpoints, peerIdentities, ...(local && { sourceAddress: caller.address }) };
+}
+
+/** 127.0.0.0/8 or ::1: addresses every process on the host can bind. */
+function isLoopback(address: string): boolean {
+  return (isIPv4(address) && address.startsWith('127.')) || address === '::1';
 }
 
 function buildExternalUpstream(name: string, s: ExternalService): ExternalUpstreamPlan {

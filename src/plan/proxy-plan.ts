@@ -1,4 +1,5 @@
 import type { MtlsMode, Protocol } from '../model/types.ts';
+import type { AuthzPlan } from './authz-plan.ts';
 import type { EffectiveMtls } from './resolve-mtls.ts';
 
 /**
@@ -25,6 +26,8 @@ export interface InboundPlan {
   targetAddress: string;
   targetPort: number;
   mtls: EffectiveMtls;
+  /** Absent when no AuthorizationPolicy selects the workload: everything is allowed. */
+  authz?: AuthzPlan;
 }
 
 /** One outbound: the sidecar listens on bind:listenPort for the local app. */
@@ -46,6 +49,11 @@ export interface ServiceUpstreamPlan {
   endpoints: readonly EndpointPlan[];
   /** SPIFFE IDs of the service accounts behind the mTLS endpoints ("secure naming"); sorted, unique. */
   peerIdentities: readonly string[];
+  /**
+   * The caller's address to connect from, so the destination sees it as source.ip (a pod IP in
+   * Istio). Only on one host: set when the caller and every endpoint are loopback addresses.
+   */
+  sourceAddress?: string;
 }
 
 /** Auto mTLS, decided per endpoint: mesh mTLS only where a sidecar is there to terminate it. */
