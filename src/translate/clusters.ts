@@ -62,6 +62,10 @@ function buildServiceCluster(upstream: ServiceUpstreamPlan) {
     connect_timeout: CONNECT_TIMEOUT,
     lb_policy: 'ROUND_ROBIN',
     ...protocolOptions(upstream.protocol),
+    // Leave from the workload's own address, so the destination sees it as source.ip.
+    ...(upstream.sourceAddress && {
+      upstream_bind_config: { source_address: { address: upstream.sourceAddress, port_value: 0 } },
+    }),
     ...(anyMtls && {
       transport_socket_matches: [
         {

@@ -9,6 +9,7 @@ import {
   localClusterName,
 } from './names.ts';
 import { buildTerminalFilter, isHttp } from './network-filters.ts';
+import { buildHttpRbacFilters, buildNetworkRbacFilters } from './rbac-filters.ts';
 import { buildDownstreamMtlsContext } from './tls-context.ts';
 
 /**
@@ -24,27 +25,33 @@ import { buildDownstreamMtlsContext } from './tls-context.ts';
  */
 export function buildInboundListener(port: InboundPlan, trustDomain: string) {
   const name = inboundListenerName(port.listenAddress, port.listenPort);
-  const terminal = (setClientCert: boolean) =>
-    buildTerminalFilter({
+  const statPrefix = inboundStatPrefix(port.listenAddress, port.listenPort);
+  const http = isHttp(port.protocol);
+  // Authorization goes on every chain: which chain a connection took never widens what it may do.
+  const filters = (setClientCert: boolean) => {
+    const terminal = buildTerminalFilter({
       protocol: port.protocol,
-      statPrefix: inboundStatPrefix(port.listenAddress, port.listenPort),
+      statPrefix,
       cluster: localClusterName(port.targetAddress, port.targetPort),
       routeName: name,
       setClientCert,
+      ...(http && { httpFilters: buildHttpRbacFilters(port.authz), normalizePath: true }),
     });
+    return http ? [terminal] : [...buildNetworkRbacFilters(port.authz, statPrefix), terminal];
+  };
   const mtlsChain = {
     name: CHAIN_MTLS,
     filter_chain_match: { transport_protocol: 'tls' },
-    filters: [terminal(true)],
+    filters: filters(true),
     transport_socket: {
       name: FILTER.tlsTransport,
-      typed_config: buildDownstreamMtlsContext(trustDomain, isHttp(port.protocol) ? ['h2', 'http/1.1'] : []),
+      typed_config: buildDownstreamMtlsContext(trustDomain, http ? ['h2', 'http/1.1'] : []),
     },
   };
   const plaintextChain = (match: object | undefined) => ({
     name: CHAIN_PLAINTEXT,
     ...(match && { filter_chain_match: match }),
-    filters: [terminal(false)],
+    filters: filters(false),
   });
 
   const mode = port.mtls.mode;

@@ -1,3 +1,5 @@
+import type { AuthzAction } from '../model/types.ts';
+
 /**
  * Every Envoy resource name, stat prefix and well-known constant meshplane emits, in one place.
  * Names follow Kuma's `inbound:<address>:<port>` style so a name says what it is.
@@ -14,8 +16,10 @@ export const localClusterName = (address: string, port: number) => `local:${addr
 export const serviceClusterName = (service: string, portName: string) => `outbound:${service}:${portName}`;
 export const externalClusterName = (service: string) => `external:${service}`;
 
-export const inboundStatPrefix = (address: string, port: number) => `inbound_${address}_${port}`;
-export const outboundStatPrefix = (address: string, port: number) => `outbound_${address}_${port}`;
+/** Dots and colons would split the stat name into tags in /stats/prometheus, so they become `_`. */
+const statSafe = (address: string) => address.replace(/[.:]/g, '_');
+export const inboundStatPrefix = (address: string, port: number) => `inbound_${statSafe(address)}_${port}`;
+export const outboundStatPrefix = (address: string, port: number) => `outbound_${statSafe(address)}_${port}`;
 
 /** Filter chain names show up in access logs (%FILTER_CHAIN_NAME%) and config dumps. */
 export const CHAIN_MTLS = 'mtls';
@@ -38,6 +42,8 @@ export const TYPE = {
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  httpRbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
 } as const;
 
 export const FILTER = {
@@ -48,4 +54,30 @@ export const FILTER = {
   tlsTransport: 'envoy.transport_sockets.tls',
   rawBufferTransport: 'envoy.transport_sockets.raw_buffer',
   httpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  httpRbac: 'envoy.filters.http.rbac',
+  networkRbac: 'envoy.filters.network.rbac',
 } as const;
+
+/**
+ * RBAC stat prefixes, one per action, so the AUDIT, DENY and ALLOW filters of one port never
+ * count into the same counter. What Envoy 1.40 emits from them (seen on /stats; Envoy puts a dot
+ * after each prefix segment that lacks one):
+ *
+ * - HTTP, `http.<hcm stat_prefix>.rbac.<action>.allowed|denied` (from `rules_stat_prefix`), and
+ *   `http.<hcm stat_prefix>.rbac.istio_dry_run_<action>_.shadow_allowed|shadow_denied`.
+ * - TCP, `tcp.<stat_prefix>.<action>.rbac.allowed|denied` and
+ *   `tcp.<stat_prefix>.<action>.rbac.istio_dry_run_<action>_.shadow_allowed|shadow_denied`:
+ *   next to tcp_proxy's `tcp.<stat_prefix>.*`.
+ *
+ * The prefixes also prefix the filter's dynamic metadata keys, verbatim (no dot added):
+ * `allow.enforced_effective_policy_id`, `istio_dry_run_deny_shadow_engine_result`. Without a rules
+ * prefix the three HTTP filters would overwrite each other's `enforced_*` keys.
+ */
+export const rbacRulesStatPrefix = (action: AuthzAction) => `${action.toLowerCase()}.`;
+export const networkRbacStatPrefix = (statPrefix: string, action: AuthzAction) => `tcp.${statPrefix}.${action.toLowerCase()}.`;
+/**
+ * Istio's dry-run prefixes (`istio_dry_run_allow_`, `istio_dry_run_deny_`), so access-log and
+ * tracing fields built for Istio's shadow metadata carry over. Istio has no AUDIT dry run;
+ * `istio_dry_run_audit_` keeps one apart from ALLOW's should the plan ever produce it.
+ */
+export const rbacShadowStatPrefix = (action: AuthzAction) => `istio_dry_run_${action.toLowerCase()}_`;

@@ -17,6 +17,13 @@ export function buildTerminalFilter(opts: {
    * default (SANITIZE) strips any XFCC a client sent.
    */
   setClientCert?: boolean;
+  /** HTTP filters that run before the router (RBAC), in order. */
+  httpFilters?: readonly object[];
+  /**
+   * Inbound: normalize the path (RFC 3986, Istio's default BASE normalization) before any filter
+   * matches it, or `GET /api/../admin` would pass an ALLOW on `/api/*` and reach the app's /admin.
+   */
+  normalizePath?: boolean;
 }) {
   if (!isHttp(opts.protocol)) {
     return { name: FILTER.tcpProxy, typed_config: { '@type': TYPE.tcpProxy, stat_prefix: opts.statPrefix, cluster: opts.cluster } };
@@ -27,6 +34,7 @@ export function buildTerminalFilter(opts: {
       '@type': TYPE.hcm,
       stat_prefix: opts.statPrefix,
       codec_type: 'AUTO',
+      ...(opts.normalizePath && { normalize_path: { value: true } }), // a BoolValue wrapper
       // Never trust an XFCC header from outside; on mTLS chains set it from the verified peer.
       ...(opts.setClientCert && {
         forward_client_cert_details: 'SANITIZE_SET',
@@ -43,7 +51,7 @@ export function buildTerminalFilter(opts: {
           },
         ],
       },
-      http_filters: [{ name: FILTER.router, typed_config: { '@type': TYPE.router } }],
+      http_filters: [...(opts.httpFilters ?? []), { name: FILTER.router, typed_config: { '@type': TYPE.router } }],
     },
   };
 }
