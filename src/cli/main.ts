@@ -3,6 +3,7 @@ import { formatViolation, MeshplaneError } from '../errors.ts';
 import { DEFAULT_ADMIN_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
 import { bootstrapCommand } from './bootstrap-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { explainCommand, type ExplainArgs } from './explain-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { statusCommand } from './status-command.ts';
 import { validateCommand } from './validate-command.ts';
@@ -42,6 +43,20 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
       'insecure-xds': flag('plaintext xDS without token (must match serve --insecure-xds)'),
     },
     run: (v) => bootstrapCommand(v),
+  },
+  explain: {
+    summary: 'would this call be allowed? the mTLS mode on the way and the policy and rule that decide',
+    options: {
+      config: str('directory of YAML documents'),
+      from: str('the caller: NAMESPACE/NAME of a Workload, or plaintext@IP for a caller without a sidecar'),
+      to: str('NAMESPACE/NAME:PORT, PORT the targetPort (as policies name it) or the port name'),
+      method: str('HTTP method (default GET)'),
+      path: str('HTTP path (default /)'),
+      header: { ...str('NAME=VALUE request header (repeatable; host=... sets the authority)'), multiple: true },
+      output: str('text|json'),
+    },
+    // parseArgs gives a string[] for the repeatable --header.
+    run: (v) => explainCommand(v as ExplainArgs),
   },
   status: {
     summary: 'every connected proxy: versions sent and ACKed per type, last NACK, cert expiry',

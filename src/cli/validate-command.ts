@@ -13,6 +13,6 @@ export async function validateCommand(values: Record<string, string | boolean | 
     return 1;
   }
   const sidecars = model.workloads.filter((w) => w.sidecar).length;
-  console.log(`${dir}: ok (${model.services.length} services, ${model.workloads.length} workloads, ${sidecars} with sidecars, ${model.peerAuthentications.length} PeerAuthentications)`);
+  console.log(`${dir}: ok (${model.services.length} services, ${model.workloads.length} workloads, ${sidecars} with sidecars, ${model.peerAuthentications.length} PeerAuthentications, ${model.authorizationPolicies.length} AuthorizationPolicies)`);
   return 0;
 }
