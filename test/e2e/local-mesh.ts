@@ -17,7 +17,7 @@ import { startEnvoy, type EnvoyProcess } from '../helpers/envoy-process.ts';
 import { freePorts } from '../helpers/ports.ts';
 
 export const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
-export const ADDR = { client: '127.0.0.21', server: '127.0.0.22', legacy: '127.0.0.23' } as const;
+export const ADDR = { client: '127.0.0.21', server: '127.0.0.22', legacy: '127.0.0.23', intruder: '127.0.0.24' } as const;
 export const TRUST_DOMAIN = 'e2e.local';
 
 export type Mode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
@@ -30,6 +30,8 @@ export interface LocalMesh {
   controlPlane: NodeProcess;
   client: EnvoyProcess;
   server: EnvoyProcess;
+  /** A second meshed caller (service account `intruder`), only with `{intruder: true}`. */
+  intruder?: EnvoyProcess;
   /** Rewrite the namespace PeerAuthentication (the file a user would edit). */
   setMode(mode: Mode): void;
   writeConfig(file: string, text: string): void;
@@ -38,10 +40,27 @@ export interface LocalMesh {
   close(): Promise<void>;
 }
 
-const PORT_NAMES = ['xds', 'cpAdmin', 'serverHttp', 'serverTcp', 'appHttp', 'appTcp', 'legacyHttp', 'clientOutHttp', 'clientOutTcp', 'clientOutLegacy', 'clientAdmin', 'serverAdmin', 'spareAdmin'] as const;
+const PORT_NAMES = ['xds', 'cpAdmin', 'serverHttp', 'serverTcp', 'appHttp', 'appTcp', 'legacyHttp', 'clientOutHttp', 'clientOutTcp', 'clientOutLegacy', 'clientAdmin', 'serverAdmin', 'spareAdmin', 'intruderOutHttp', 'intruderOutTcp', 'intruderAdmin'] as const;
 type PortName = (typeof PORT_NAMES)[number];
 
-function configFiles(p: Record<PortName, number>): Record<string, string> {
+export interface LocalMeshOptions {
+  /** Also run `intruder-1`: a meshed caller with its own sidecar and service account. */
+  intruder?: boolean;
+}
+
+const intruderWorkload = (p: Record<PortName, number>) => `---
+apiVersion: meshplane.dev/v1alpha1
+kind: Workload
+metadata: {name: intruder-1, namespace: shop, labels: {app: intruder}}
+spec:
+  serviceAccount: intruder
+  address: ${ADDR.intruder}
+  outbound:
+    - {service: server, port: http-api, listenPort: ${p.intruderOutHttp}}
+    - {service: server, port: tcp-echo, listenPort: ${p.intruderOutTcp}}
+`;
+
+function configFiles(p: Record<PortName, number>, options: LocalMeshOptions): Record<string, string> {
   return {
     'mesh.yaml': `apiVersion: meshplane.dev/v1alpha1
 kind: Mesh
@@ -88,7 +107,7 @@ spec:
   address: ${ADDR.legacy}
   sidecar: false
   inbound: [{service: legacy, port: http, listenPort: ${p.legacyHttp}}]
-`,
+${options.intruder ? intruderWorkload(p) : ''}`,
   };
 }
 
@@ -99,7 +118,7 @@ spec:
   mtls: {mode: ${mode}}
 `;
 
-export async function startLocalMesh(initialMode: Mode): Promise<LocalMesh> {
+export async function startLocalMesh(initialMode: Mode, options: LocalMeshOptions = {}): Promise<LocalMesh> {
   const dir = mkdtempSync(join(tmpdir(), 'meshplane-e2e-'));
   const configDir = join(dir, 'config');
   const stateDir = join(dir, 'state');
@@ -108,7 +127,7 @@ export async function startLocalMesh(initialMode: Mode): Promise<LocalMesh> {
   (await freePorts(PORT_NAMES.length)).forEach((port, i) => (ports[PORT_NAMES[i]!] = port));
 
   const writeConfig = (file: string, text: string) => writeFileSync(join(configDir, file), text);
-  for (const [file, text] of Object.entries(configFiles(ports))) writeConfig(file, text);
+  for (const [file, text] of Object.entries(configFiles(ports, options))) writeConfig(file, text);
   writeConfig('peer-authentication.yaml', peerAuthentication(initialMode));
 
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -141,7 +160,7 @@ export async function startLocalMesh(initialMode: Mode): Promise<LocalMesh> {
     server: undefined as unknown as EnvoyProcess,
     setMode: (mode) => writeConfig('peer-authentication.yaml', peerAuthentication(mode)),
     close: async () => {
-      await Promise.allSettled([mesh.client?.stop(), mesh.server?.stop(), mesh.controlPlane.stop()]);
+      await Promise.allSettled([mesh.client?.stop(), mesh.server?.stop(), mesh.intruder?.stop(), mesh.controlPlane.stop()]);
       for (const c of cleanups) await c();
       if (!process.env.KEEP_E2E) rmSync(dir, { recursive: true, force: true });
     },
@@ -151,6 +170,14 @@ export async function startLocalMesh(initialMode: Mode): Promise<LocalMesh> {
       startEnvoy({ name: 'server-1', adminPort: ports.serverAdmin, bootstrapYaml: await bootstrap('shop/server-1', ['--admin-port', String(ports.serverAdmin)]), logDir: dir }),
       startEnvoy({ name: 'client-1', adminPort: ports.clientAdmin, bootstrapYaml: await bootstrap('shop/client-1', ['--admin-port', String(ports.clientAdmin)]), logDir: dir }),
     ]);
+    if (options.intruder) {
+      mesh.intruder = await startEnvoy({
+        name: 'intruder-1',
+        adminPort: ports.intruderAdmin,
+        bootstrapYaml: await bootstrap('shop/intruder-1', ['--admin-port', String(ports.intruderAdmin)]),
+        logDir: dir,
+      });
+    }
   } catch (err) {
     await mesh.close();
     throw err;

@@ -10,6 +10,7 @@ export interface HttpGetOptions {
   localAddress?: string;
   timeoutMs?: number;
   headers?: Record<string, string>;
+  method?: string;
 }
 
 export interface HttpGetResult {
@@ -21,7 +22,7 @@ export interface HttpGetResult {
 }
 
 /** Resolves with any HTTP response (including 5xx); rejects on connection errors or timeout. */
-export function httpGet(url: string, { localAddress, timeoutMs = 3000, headers }: HttpGetOptions = {}): Promise<HttpGetResult> {
+export function httpGet(url: string, { localAddress, timeoutMs = 3000, headers, method = 'GET' }: HttpGetOptions = {}): Promise<HttpGetResult> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: Error): void => {
@@ -30,9 +31,13 @@ export function httpGet(url: string, { localAddress, timeoutMs = 3000, headers }
       clearTimeout(timer);
       req.destroy();
       const code = (err as NodeJS.ErrnoException).code;
-      reject(new Error(`GET ${url} failed: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`, { cause: err }));
+      reject(new Error(`${method} ${url} failed: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`, { cause: err }));
     };
-    const req = request(url, { method: 'GET', agent: false, localAddress, headers }, (res) => {
+    // The path is sent as written (`/api/../admin` stays so), unlike `new URL()` which resolves it.
+    const { protocol, hostname, port } = new URL(url);
+    const slash = url.indexOf('/', protocol.length + 2);
+    const path = slash < 0 ? '/' : url.slice(slash);
+    const req = request({ protocol, hostname, port, path, method, agent: false, localAddress, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', fail);
