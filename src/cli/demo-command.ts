@@ -63,6 +63,8 @@ meshplane local mesh is up. Config: ${rel}/ (edit it live), state: ${relative(pr
   frontend sidecar -> backend (mTLS):  curl -s http://127.0.0.1:19001/
   TCP through the mesh:                echo hello | nc -q1 127.0.0.1 19002
   legacy-1, no sidecar (plaintext):    curl -s --interface 127.0.0.13 http://127.0.0.11:18080/   (refused while STRICT)
+  denied by authorization-policy.yaml: curl -s -X DELETE http://127.0.0.1:19001/orders/1         (403 RBAC: access denied)
+  why:                                 ./bin/meshplane explain --config ${rel} --from shop/frontend-1 --to shop/backend-1:8080 --method DELETE
   proxies:                             ./bin/meshplane status
   Envoy admin:                         ${envoys.map((e) => `${e.name} http://127.0.0.1:${e.adminPort}/`).join(', ')}
   control plane admin:                 http://${ADMIN}/debug/proxies

@@ -52,11 +52,18 @@ export function envoyBinary(): string {
  * Starts one Envoy for a local mesh: one worker thread and a dynamic base id, so several share a
  * machine; its log goes to `<dir>/<name>.log`.
  */
+/**
+ * A listener update (a policy change, say) reaches open connections only when Envoy has drained
+ * their old filter chain, within --drain-time-s (Envoy's default is 600 s, Istio's 45 s). The
+ * local mesh wants edits to show at once, so its connections drain within 2 s.
+ */
+const DRAIN_SECONDS = 2;
+
 export function spawnLocalEnvoy(o: { envoy: string; name: string; bootstrapYaml: string; dir: string }): ChildProcess {
   const config = join(o.dir, `${o.name}.bootstrap.yaml`);
   writeFileSync(config, o.bootstrapYaml, { mode: 0o600 });
   const log = createWriteStream(join(o.dir, `${o.name}.log`));
-  const child = spawn(o.envoy, ['-c', config, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn'], {
+  const child = spawn(o.envoy, ['-c', config, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn', '--drain-time-s', String(DRAIN_SECONDS)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(log);

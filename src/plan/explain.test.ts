@@ -103,7 +103,7 @@ describe('explain', () => {
   it('auto mTLS: the caller sends plaintext to a DISABLE port', () => {
     const e = explain(model('DISABLE'), q({ path: '/api/x' }));
     expect(e.mtls).toMatchObject({ mode: 'DISABLE', callerSpeaksMtls: false });
-    expect(e.mtls.why).toContain('auto mTLS: plaintext');
+    expect(e.mtls.why).toBe('auto mTLS: sidecar, DISABLE on port 8080');
     expect(e.decision).toBe('DENY');
   });
 

@@ -58,7 +58,7 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
     ? 'the caller has no sidecar: plaintext'
     : !caller.viaSidecar
       ? 'the caller has no outbound for this service port: its app would connect directly, in plaintext'
-      : `auto mTLS: ${endpoint.tls === 'MESH_MTLS' ? 'mTLS' : 'plaintext'} to this endpoint (${endpoint.reason})`;
+      : `auto mTLS: ${endpoint.reason}`;
 
   const http = protocol !== 'TCP';
   const request: AuthzRequest = {
@@ -72,7 +72,6 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
     from: { ...(caller.workload && { workload: caller.workload }), sidecar: caller.sidecar, ...(caller.identity && { identity: caller.identity }), sourceIp: caller.sourceIp },
     to: { workload: query.to, sidecar: dest.sidecar, service, portName: port.port, protocol, targetPort: port.targetPort, listen: `${dest.address}:${port.listenPort}` },
     ...(request.http && { request: request.http }),
-    notes,
   };
 
   if (!dest.sidecar) {
@@ -85,6 +84,7 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
       audited: [],
       dryRun: [],
       policies: [],
+      notes,
     };
   }
 
@@ -92,7 +92,7 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
   const mtls = { mode: inbound.mtls.mode, scope: inbound.mtls.scope, ...(inbound.mtls.policy && { policy: inbound.mtls.policy }), callerSpeaksMtls, why };
   const policies = inbound.authz?.policies ?? [];
   if (inbound.mtls.mode === 'STRICT' && !callerSpeaksMtls) {
-    return { ...base, mtls, decision: 'DENY', decidedBy: { stage: 'connection' }, reason: `port ${port.targetPort} is STRICT and the caller sends plaintext: the connection is refused before authorization`, audited: [], dryRun: [], policies };
+    return { ...base, mtls, decision: 'DENY', decidedBy: { stage: 'connection' }, reason: `port ${port.targetPort} is STRICT and the caller sends plaintext: the connection is refused before authorization`, audited: [], dryRun: [], policies, notes };
   }
   if (!callerSpeaksMtls && inbound.authz) notes.push('plaintext connection: no peer identity, so principal and namespace conditions never match it');
   notes.push(...(inbound.authz?.notes ?? []));
@@ -109,6 +109,7 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
     audited: d.audited.map((r) => r.name),
     dryRun: d.dryRun.map((r) => ({ action: r.action, wouldAllow: r.wouldAllow, ...(r.rule && { envoyPolicy: r.rule.name }) })),
     policies,
+    notes,
   };
 }
 
