@@ -6,7 +6,7 @@
 import type { AuthorizationPolicy, AuthzAction, AuthzCondition, AuthzConditionKey, AuthzOperation, AuthzRule, AuthzSource, Metadata, Source } from './types.ts';
 import { suggest } from './did-you-mean.ts';
 import { fieldPath, type Issues, ObjectFields } from './fields.ts';
-import { checkLabels } from './parse-metadata.ts';
+import { readWorkloadSelector } from './parse-metadata.ts';
 import {
   GO_BOOL_VALUES,
   parseGoBool,
@@ -30,9 +30,6 @@ const SPEC_HINTS: Readonly<Record<string, string>> = {
   provider: `${CUSTOM}: remove it and use action ALLOW or DENY`,
   targetRef: SELECT,
   targetRefs: SELECT,
-};
-const SELECTOR_HINTS: Readonly<Record<string, string>> = {
-  matchExpressions: 'Istio workload selectors support matchLabels only; express the selection with matchLabels',
 };
 const SERVICE_ACCOUNTS = 'write principals: [<trustDomain>/ns/<namespace>/sa/<serviceAccount>] instead';
 const SOURCE_HINTS: Readonly<Record<string, string>> = {
@@ -90,12 +87,8 @@ export function parseAuthorizationPolicy(spec: unknown, base: { source: Source; 
   const f = ObjectFields.read(issues, spec, 'spec', ['selector', 'action', 'rules'] as const, { hints: SPEC_HINTS });
   if (!f) return policy;
 
-  const selector = f.object('selector', ['matchLabels'] as const, { hints: SELECTOR_HINTS });
-  const matchLabels = selector?.stringMap('matchLabels');
-  if (selector && matchLabels) {
-    checkLabels(issues, matchLabels, selector.pathOf('matchLabels'));
-    if (Object.keys(matchLabels).length > 0) policy.selector = matchLabels;
-  }
+  const selector = readWorkloadSelector(f, issues);
+  if (selector) policy.selector = selector;
 
   const custom = f.raw('action') === 'CUSTOM';
   if (custom) f.error('action', `${CUSTOM}: use ALLOW or DENY`);

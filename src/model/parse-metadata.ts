@@ -74,3 +74,16 @@ export function checkLabels(issues: Issues, labels: Readonly<Record<string, stri
     if (problem) issues.error(fieldPath(path, key), problem);
   }
 }
+
+const SELECTOR_HINTS: Readonly<Record<string, string>> = {
+  matchExpressions: 'Istio workload selectors support matchLabels only; express the selection with matchLabels',
+};
+
+/** `spec.selector.matchLabels` of an Istio policy; undefined when absent or empty (= no selector). */
+export function readWorkloadSelector(f: ObjectFields<'selector'>, issues: Issues): Record<string, string> | undefined {
+  const selector = f.object('selector', ['matchLabels'] as const, { hints: SELECTOR_HINTS });
+  const matchLabels = selector?.stringMap('matchLabels');
+  if (!selector || !matchLabels) return undefined;
+  checkLabels(issues, matchLabels, selector.pathOf('matchLabels'));
+  return Object.keys(matchLabels).length > 0 ? matchLabels : undefined;
+}

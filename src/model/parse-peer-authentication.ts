@@ -5,16 +5,13 @@
  */
 import type { Metadata, PeerAuthMode, PeerAuthentication, Source } from './types.ts';
 import { indexPath, type Issues, ObjectFields, readMap } from './fields.ts';
-import { checkLabels } from './parse-metadata.ts';
+import { readWorkloadSelector } from './parse-metadata.ts';
 
 export const PEER_AUTH_MODES: readonly PeerAuthMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
 
 const SPEC_HINTS: Readonly<Record<string, string>> = {
   targetRef: 'PeerAuthentication selects workloads with spec.selector.matchLabels only; remove it',
   targetRefs: 'PeerAuthentication selects workloads with spec.selector.matchLabels only; remove it',
-};
-const SELECTOR_HINTS: Readonly<Record<string, string>> = {
-  matchExpressions: 'Istio workload selectors support matchLabels only; express the selection with matchLabels',
 };
 
 export function parsePeerAuthentication(
@@ -27,12 +24,8 @@ export function parsePeerAuthentication(
   const f = ObjectFields.read(issues, spec, 'spec', ['selector', 'mtls', 'portLevelMtls'] as const, { hints: SPEC_HINTS });
   if (!f) return policy;
 
-  const selector = f.object('selector', ['matchLabels'] as const, { hints: SELECTOR_HINTS });
-  const matchLabels = selector?.stringMap('matchLabels');
-  if (selector && matchLabels) {
-    checkLabels(issues, matchLabels, selector.pathOf('matchLabels'));
-    if (Object.keys(matchLabels).length > 0) policy.selector = matchLabels;
-  }
+  const selector = readWorkloadSelector(f, issues);
+  if (selector) policy.selector = selector;
 
   const mtls = f.object('mtls', ['mode'] as const);
   policy.mode = mtls?.enumValue('mode', PEER_AUTH_MODES) ?? 'UNSET';
