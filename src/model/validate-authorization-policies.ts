@@ -46,7 +46,7 @@ export function ruleAppliesToPort(rule: AuthzRule, targetPort: number): boolean 
  * field is skipped whole; a DENY/AUDIT rule only loses those fields, so it widens where an
  * operation carrying them (or a header condition) still reaches the port.
  */
-function tcpChangesRule(action: AuthorizationPolicy['action'], rule: AuthzRule, targetPort: number): boolean {
+export function tcpChangesRule(action: AuthorizationPolicy['action'], rule: AuthzRule, targetPort: number): boolean {
   if (!ruleAppliesToPort(rule, targetPort)) return false;
   if (action === 'ALLOW' || rule.when.some((c) => c.key.startsWith('request.headers['))) return true;
   return rule.to.some((op) => operationHttpFields(op).length > 0 && operationMatchesPort(op, targetPort));

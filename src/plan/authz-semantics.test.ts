@@ -179,4 +179,11 @@ describe('AuthorizationPolicy side results', () => {
       'shop/d rule 0: to.operation.hosts is HTTP-only and ignored on TCP port 9000, so this DENY rule matches every connection its other conditions match (as in Istio)',
     ]);
   });
+
+  it('no note when the HTTP-only fields sit in an operation scoped to another port', () => {
+    const deny = policy('d', '{action: DENY, rules: [{to: [{operation: {ports: ["8080"], methods: [GET]}}, {operation: {ports: ["9000"]}}]}]}');
+    const { decision, notes } = decide(deny, { port: 9000 });
+    expect(notes).toEqual([]);
+    expect(decision.allowed).toBe(false);
+  });
 });

@@ -1,5 +1,5 @@
 import type { AuthorizationPolicy, AuthzAction, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Protocol } from '../model/types.ts';
-import { httpOnlyFields } from '../model/validate-authorization-policies.ts';
+import { httpOnlyFields, tcpChangesRule } from '../model/validate-authorization-policies.ts';
 import type { AuthzPlan, Permission, Principal, RbacFilterPlan, RbacRule } from './authz-plan.ts';
 import { allOf, anyOf, istioHeaderMatch, istioStringMatch, namespaceMatch, parseCidr, principalMatch } from './authz-matchers.ts';
 import { compareStrings } from './resolve-mtls.ts';
@@ -52,7 +52,7 @@ function renderPolicy(policy: AuthorizationPolicy, port: AuthzPort, notes: strin
     const rendered = renderRule(rule, port, forTcp);
     if (!rendered) return; // scoped to other ports
     const httpFields = forTcp ? httpOnlyFields(rule) : [];
-    if (httpFields.length > 0) {
+    if (httpFields.length > 0 && tcpChangesRule(policy.action, rule, port.targetPort)) {
       const what = `${namespace}/${name} rule ${index}: ${httpFields.join(', ')} ${httpFields.length === 1 ? 'is' : 'are'} HTTP-only`;
       if (policy.action === 'ALLOW') {
         notes.push(`${what}; on TCP port ${port.targetPort} this ALLOW rule is skipped (as in Istio)`);
