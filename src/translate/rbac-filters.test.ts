@@ -7,7 +7,7 @@ import { buildInboundListener } from './inbound-listener.ts';
 import { FILTER, TYPE } from './names.ts';
 import { buildTerminalFilter } from './network-filters.ts';
 import { buildHttpRbacFilters, buildNetworkRbacFilters } from './rbac-filters.ts';
-import { EVERY_VARIANT_AUTHZ, TCP_AUTHZ, inboundPort, rule } from './rbac-fixtures.ts';
+import { EVERY_VARIANT_AUTHZ, TCP_AUTHZ, inboundPort, rule } from '../../test/helpers/rbac-fixtures.ts';
 
 type Json = Record<string, any>;
 

@@ -18,7 +18,7 @@ import { protoType } from '../../protos/envoy-protos.ts';
 import type { AuthzPlan } from '../../src/plan/authz-plan.ts';
 import { buildLocalCluster } from '../../src/translate/clusters.ts';
 import { buildInboundListener } from '../../src/translate/inbound-listener.ts';
-import { EVERY_VARIANT_AUTHZ, TCP_AUTHZ, inboundPort, rule } from '../../src/translate/rbac-fixtures.ts';
+import { EVERY_VARIANT_AUTHZ, TCP_AUTHZ, inboundPort, rule } from '../helpers/rbac-fixtures.ts';
 import { envoyBinary } from '../helpers/envoy-binary.ts';
 import { trackChild } from '../helpers/process-registry.ts';
 

@@ -1,5 +1,5 @@
-import type { AuthzPlan, Permission, Principal, RbacRule } from '../plan/authz-plan.ts';
-import type { InboundPlan } from '../plan/proxy-plan.ts';
+import type { AuthzPlan, Permission, Principal, RbacRule } from '../../src/plan/authz-plan.ts';
+import type { InboundPlan } from '../../src/plan/proxy-plan.ts';
 
 /**
  * Test fixtures: AuthzPlans that use every IR variant, shared by the unit tests and the test that
