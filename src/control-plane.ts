@@ -124,7 +124,7 @@ export class ControlPlane {
       debug: {
         proxies: () => this.proxyStatus(),
         config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
-        ca: () => ({ rootFingerprint: this.authority.rootFingerprint, rootNotAfter: this.authority.rootCert.notAfter }),
+        ca: () => ({ rootFingerprint: this.authority.rootFingerprint, rootNotAfter: this.authority.caCert.notAfter }),
       },
     });
     this.adminPort = admin.port;

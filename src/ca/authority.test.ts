@@ -41,10 +41,10 @@ describe('loadOrCreateAuthority', () => {
     expect(first.created).toBe(true);
     expect(second.created).toBe(false);
     expect(second.authority.rootFingerprint).toBe(first.authority.rootFingerprint);
-    expect(second.authority.rootCertPem).toBe(first.authority.rootCertPem);
-    expect(first.authority.trustBundlePem).toBe(first.authority.rootCertPem);
+    expect(second.authority.caCertPem).toBe(first.authority.caCertPem);
+    expect(first.authority.trustBundlePem).toBe(first.authority.caCertPem);
     expect(first.authority.rootFingerprint).toMatch(/^[0-9a-f]{64}$/);
-    expect(new X509Certificate(first.authority.rootCertPem).fingerprint256.replaceAll(':', '').toLowerCase()).toBe(first.authority.rootFingerprint);
+    expect(new X509Certificate(first.authority.caCertPem).fingerprint256.replaceAll(':', '').toLowerCase()).toBe(first.authority.rootFingerprint);
 
     expect(statSync(join(dir, 'ca', 'root-key.pem')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'ca', 'root-cert.pem')).mode & 0o777).toBe(0o600);
@@ -57,7 +57,7 @@ describe('loadOrCreateAuthority', () => {
   it('makes a self-signed ECDSA P-256 CA with the documented profile', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
     const { authority } = await loadOrCreateAuthority(stateDir(), { ...ecdsa, now });
-    const cert = new X509Certificate(authority.rootCertPem);
+    const cert = new X509Certificate(authority.caCertPem);
     expect(authority.keyAlgorithm).toBe('ECDSA_P256');
     expect(cert.ca).toBe(true);
     expect(cert.subject).toBe('O=meshplane\nCN=meshplane root CA cluster.local');
@@ -68,14 +68,14 @@ describe('loadOrCreateAuthority', () => {
     expect(new Date(cert.validTo).toISOString()).toBe('2039-12-30T00:00:00.000Z');
     expect(cert.serialNumber).toMatch(/^[0-7][0-9A-F]{31}$/); // 16 bytes, positive
 
-    const basic = authority.rootCert.getExtension(x509.BasicConstraintsExtension)!;
-    const usage = authority.rootCert.getExtension(x509.KeyUsagesExtension)!;
+    const basic = authority.caCert.getExtension(x509.BasicConstraintsExtension)!;
+    const usage = authority.caCert.getExtension(x509.KeyUsagesExtension)!;
     expect([basic.ca, basic.critical]).toEqual([true, true]);
     expect(usage.usages).toBe(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign);
     expect(usage.critical).toBe(true);
-    expect(authority.rootCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toMatch(/^[0-9a-f]{40}$/);
+    expect(authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toMatch(/^[0-9a-f]{40}$/);
     if (hasOpenssl) {
-      const text = opensslText(authority.rootCertPem);
+      const text = opensslText(authority.caCertPem);
       expect(text).toMatch(/Signature Algorithm: ecdsa-with-SHA256/);
       expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE/);
       expect(text).toMatch(/X509v3 Key Usage: critical\s+Certificate Sign, CRL Sign/);
@@ -85,11 +85,11 @@ describe('loadOrCreateAuthority', () => {
   it('makes an RSA-2048 root signing with SHA-256 PKCS#1 v1.5', async () => {
     const dir = stateDir();
     const { authority } = await loadOrCreateAuthority(dir, { ...ecdsa, keyAlgorithm: 'RSA_2048' });
-    const cert = new X509Certificate(authority.rootCertPem);
+    const cert = new X509Certificate(authority.caCertPem);
     expect(authority.keyAlgorithm).toBe('RSA_2048');
     expect(cert.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(cert.verify(cert.publicKey)).toBe(true);
-    if (hasOpenssl) expect(opensslText(authority.rootCertPem)).toMatch(/Signature Algorithm: sha256WithRSAEncryption/);
+    if (hasOpenssl) expect(opensslText(authority.caCertPem)).toMatch(/Signature Algorithm: sha256WithRSAEncryption/);
     // Reload: the algorithm comes from the stored key, whatever the mesh asks for now.
     const again = await loadOrCreateAuthority(dir, ecdsa);
     expect(again.authority.keyAlgorithm).toBe('RSA_2048');

@@ -16,18 +16,25 @@ export const CA_DIR = 'ca';
 export const ROOT_CERT_FILE = 'root-cert.pem';
 export const ROOT_KEY_FILE = 'root-key.pem';
 
-/** The root of trust and what is needed to sign with it. */
+/**
+ * A certificate authority that signs leaves: a self-made root (the state dir's), or an
+ * intermediate provided by the operator (Mesh.spec.ca.intermediate). `ca*` is the signer.
+ */
 export interface Authority {
-  /** Of the root key. An existing root keeps its algorithm even if the mesh now asks for another. */
+  /** Of the signing key. An existing root keeps its algorithm even if the mesh now asks for another. */
   keyAlgorithm: KeyAlgorithm;
-  /** The self-signed root, PEM. */
-  rootCertPem: string;
-  rootCert: x509.X509Certificate;
+  /** The signing CA's certificate, PEM. */
+  caCertPem: string;
+  caCert: x509.X509Certificate;
   /** The private key signs; the public key comes from the certificate. */
-  rootKeys: CryptoKeyPair;
-  /** PEM of every root trusted (for now: the root only). */
+  caKeys: CryptoKeyPair;
+  /** The signing key as PKCS#8 PEM, for issuers in worker threads. Never logged or served. */
+  caKeyPem: string;
+  /** PEM appended to every leaf: '' for a root, the intermediate (and any above it) otherwise. */
+  chainPem: string;
+  /** PEM of every root trusted: the bundle peers verify leaves against. */
   trustBundlePem: string;
-  /** sha256 hex of the root DER, for status/logs/tests. */
+  /** sha256 hex of the DER of the root the signer chains to, for status/logs/tests. */
   rootFingerprint: string;
 }
 
@@ -128,10 +135,10 @@ async function loadAuthority(caDir: string, now: Date): Promise<Authority> {
     throw stateError(certPath, `must hold exactly one PEM certificate, found ${blocks.length}; restore the file or ${replace}`);
   }
   let nodeCert: NodeX509;
-  let rootCert: x509.X509Certificate;
+  let caCert: x509.X509Certificate;
   try {
     nodeCert = new NodeX509(blocks[0]!);
-    rootCert = new x509.X509Certificate(blocks[0]!);
+    caCert = new x509.X509Certificate(blocks[0]!);
   } catch (err) {
     throw stateError(certPath, `is not a valid PEM certificate (${errorText(err)}); restore the file or ${replace}`, err);
   }
@@ -147,42 +154,44 @@ async function loadAuthority(caDir: string, now: Date): Promise<Authority> {
   if (!keyAlgorithm) {
     throw stateError(keyPath, `holds a ${privateKey.asymmetricKeyType} key meshplane does not support (ECDSA P-256 or RSA 2048 only); ${replace}`);
   }
-  const basic = rootCert.getExtension(x509.BasicConstraintsExtension);
-  const usage = rootCert.getExtension(x509.KeyUsagesExtension);
+  const basic = caCert.getExtension(x509.BasicConstraintsExtension);
+  const usage = caCert.getExtension(x509.KeyUsagesExtension);
   if (!basic?.ca || (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign))) {
     throw stateError(certPath, `is not a CA certificate (needs basicConstraints CA:true and keyUsage keyCertSign); restore the file or ${replace}`);
   }
   if (!nodeCert.checkIssued(nodeCert) || !nodeCert.verify(nodeCert.publicKey)) {
     throw stateError(certPath, `is not a self-signed root; restore the file or ${replace}`);
   }
-  if (now.getTime() >= rootCert.notAfter.getTime()) {
-    throw stateError(certPath, `expired at ${rootCert.notAfter.toISOString()}; ${replace}`);
+  if (now.getTime() >= caCert.notAfter.getTime()) {
+    throw stateError(certPath, `expired at ${caCert.notAfter.toISOString()}; ${replace}`);
   }
 
   const params = KEY_ALGORITHMS[keyAlgorithm];
-  let rootKeys: CryptoKeyPair;
+  let caKeys: CryptoKeyPair;
   try {
     const der = privateKey.export({ type: 'pkcs8', format: 'der' });
     const spki = nodeCert.publicKey.export({ type: 'spki', format: 'der' });
-    rootKeys = {
+    caKeys = {
       privateKey: await subtle.importKey('pkcs8', der, params.import, false, ['sign']),
       publicKey: await subtle.importKey('spki', spki, params.import, true, ['verify']),
     };
     // A signed probe is the only check that covers every key type the same way.
     const probe = randomBytes(32);
-    const signature = await subtle.sign(params.sign, rootKeys.privateKey, probe);
-    if (!(await subtle.verify(params.sign, rootKeys.publicKey, signature, probe))) throw new Error('probe signature does not verify');
+    const signature = await subtle.sign(params.sign, caKeys.privateKey, probe);
+    if (!(await subtle.verify(params.sign, caKeys.publicKey, signature, probe))) throw new Error('probe signature does not verify');
   } catch (err) {
     throw stateError(keyPath, `does not match the certificate ${certPath} (${errorText(err)}); restore the matching pair or ${replace}`, err);
   }
 
-  const rootCertPem = pemBlock(rootCert.rawData, 'CERTIFICATE');
+  const caCertPem = pemBlock(caCert.rawData, 'CERTIFICATE');
   return {
     keyAlgorithm,
-    rootCertPem,
-    rootCert,
-    rootKeys,
-    trustBundlePem: rootCertPem,
+    caCertPem,
+    caCert,
+    caKeys,
+    caKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    chainPem: '',
+    trustBundlePem: caCertPem,
     rootFingerprint: createHash('sha256').update(nodeCert.raw).digest('hex'),
   };
 }

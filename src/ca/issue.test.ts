@@ -47,7 +47,7 @@ describe('issueWorkloadCert', () => {
     const now = new Date();
     const issued = await issueWorkloadCert(root(rootAlg), { spiffeId: ID, ttlSeconds: 86400, keyAlgorithm: leafAlg, now });
     const leaf = new X509Certificate(issued.certChainPem);
-    const rootCert = new X509Certificate(root(rootAlg).rootCertPem);
+    const rootCert = new X509Certificate(root(rootAlg).caCertPem);
 
     expect(leaf.checkIssued(rootCert)).toBe(true);
     expect(leaf.verify(rootCert.publicKey)).toBe(true);
@@ -88,9 +88,9 @@ describe('issueWorkloadCert', () => {
     expect(usage.critical).toBe(true);
     expect(san.critical).toBe(true);
     expect(san.names.toJSON()).toEqual([{ type: 'url', value: ID }]);
-    expect(leaf.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId).toBe(authority.rootCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
+    expect(leaf.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId).toBe(authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
     expect(leaf.subjectName.toJSON()).toEqual([]);
-    expect(leaf.issuer).toBe(authority.rootCert.subject);
+    expect(leaf.issuer).toBe(authority.caCert.subject);
     if (hasOpenssl) {
       const text = opensslText(issued.certChainPem);
       expect(text).toMatch(/Signature Algorithm: ecdsa-with-SHA256/);
@@ -108,9 +108,9 @@ describe('issueWorkloadCert', () => {
 
   it('never outlives the root', async () => {
     const authority = root('ECDSA_P256');
-    const now = new Date(authority.rootCert.notAfter.getTime() - 3600_000);
+    const now = new Date(authority.caCert.notAfter.getTime() - 3600_000);
     const issued = await issueWorkloadCert(authority, { spiffeId: ID, ttlSeconds: 86400, keyAlgorithm: 'ECDSA_P256', now });
-    expect(issued.notAfter.getTime()).toBe(authority.rootCert.notAfter.getTime());
+    expect(issued.notAfter.getTime()).toBe(authority.caCert.notAfter.getTime());
   });
 
   it.each([

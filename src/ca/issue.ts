@@ -15,7 +15,7 @@ import { subtle, x509 } from './x509.ts';
 
 /** A leaf certificate with its private key, ready for an SDS `tls_certificate`. */
 export interface IssuedCert {
-  /** Leaf PEM followed by any intermediates (none for now). */
+  /** Leaf PEM followed by the signer's chain (nothing more for a root, the intermediates otherwise). */
   certChainPem: string;
   /** PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"); Envoy/BoringSSL accepts it for EC and RSA. */
   privateKeyPem: string;
@@ -70,8 +70,8 @@ async function issueLeaf(authority: Authority, req: ServerCertRequest): Promise<
   const now = req.now ?? new Date();
   // Whole seconds, as X.509 stores them, so the Dates we return are exactly the certificate's.
   const notBefore = wholeSeconds(now.getTime() - BACKDATE_MS);
-  const notAfter = wholeSeconds(Math.min(now.getTime() + req.ttlSeconds * 1000, authority.rootCert.notAfter.getTime()));
-  if (notAfter.getTime() <= now.getTime()) throw fail(`the root CA expired at ${authority.rootCert.notAfter.toISOString()}`);
+  const notAfter = wholeSeconds(Math.min(now.getTime() + req.ttlSeconds * 1000, authority.caCert.notAfter.getTime()));
+  if (notAfter.getTime() <= now.getTime()) throw fail(`the root CA expired at ${authority.caCert.notAfter.toISOString()}`);
 
   try {
     const keys = await generateKeyPair(req.keyAlgorithm);
@@ -84,16 +84,16 @@ async function issueLeaf(authority: Authority, req: ServerCertRequest): Promise<
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber,
       // No subject: the identity is the URI SAN alone (SPIFFE X509-SVID profile).
-      issuer: authority.rootCert.subjectName,
+      issuer: authority.caCert.subjectName,
       notBefore,
       notAfter,
       // SPKI bytes rather than the CryptoKey: the library's own export path is ~1 ms slower.
       publicKey: await subtle.exportKey('spki', keys.publicKey),
-      signingKey: authority.rootKeys.privateKey,
+      signingKey: authority.caKeys.privateKey,
       extensions: [...(await leafExtensions(authority)), new x509.SubjectAlternativeNameExtension(sans, true)],
     });
     return {
-      certChainPem: pemBlock(cert.rawData, 'CERTIFICATE'),
+      certChainPem: pemBlock(cert.rawData, 'CERTIFICATE') + authority.chainPem,
       privateKeyPem: await privateKeyPem(keys.privateKey),
       serialNumber,
       notBefore,
@@ -117,8 +117,8 @@ function leafExtensions(authority: Authority): Promise<x509.Extension[]> {
   let cached = extensionCache.get(authority);
   if (!cached) {
     cached = (async () => {
-      const ski = authority.rootCert.getExtension(x509.SubjectKeyIdentifierExtension);
-      const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(authority.rootCert.publicKey);
+      const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension);
+      const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(authority.caCert.publicKey);
       return [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),

@@ -60,7 +60,7 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
     // A bootstrap lives as long as its Envoy: the client certificate lasts as long as the root.
     const client = await issueWorkloadCert(authority, {
       spiffeId: xdsClientSpiffeId(trustDomain, workload.metadata.namespace, workload.metadata.name),
-      ttlSeconds: Math.max(60, Math.floor((authority.rootCert.notAfter.getTime() - Date.now()) / 1000)),
+      ttlSeconds: Math.max(60, Math.floor((authority.caCert.notAfter.getTime() - Date.now()) / 1000)),
       keyAlgorithm: ca.keyAlgorithm,
     });
     xdsTls = {
