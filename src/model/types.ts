@@ -26,10 +26,29 @@ export interface Metadata {
 }
 
 export interface CaSettings {
+  /** Of the workload keys; also of the self-made root when it is created (not with `intermediate`). */
   keyAlgorithm: KeyAlgorithm;
   workloadCertTtlSeconds: number;
   rotationRatio: number;
+  /** Of the self-made root only; does not apply with `intermediate`. */
   rootCertTtlSeconds: number;
+  /**
+   * An operator-provided intermediate CA that signs the workload certificates instead of the
+   * self-made root (Istio's "plug-in CA"). The paths are as written: relative to the config
+   * directory, or absolute; the files are read by src/ca/provided-ca.ts, not by the model.
+   */
+  intermediate?: IntermediateCaFiles;
+}
+
+export interface IntermediateCaFiles {
+  /** The intermediate CA certificate (PEM, exactly one). */
+  certFile: string;
+  /** Its private key (PEM, unencrypted; PKCS#8, SEC1 or PKCS#1), ECDSA P-256 or RSA 2048. */
+  keyFile: string;
+  /** The root certificate(s) peers trust: the trust bundle, one or more self-signed CAs. */
+  rootCertFile: string;
+  /** Intermediates between certFile and the root, certFile's issuer first. */
+  chainFile?: string;
 }
 
 export interface Mesh {
