@@ -5,7 +5,7 @@
  */
 import { createHash, createPrivateKey, randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import type { KeyAlgorithm } from '../model/types.ts';
 import { generateKeyPair, KEY_ALGORITHMS, keyAlgorithmOf, pemBlock, privateKeyPem, randomSerialHex } from './key-algorithms.ts';
@@ -51,16 +51,23 @@ const REPLACE_HINT = 'this changes the root of trust: every proxy needs the new 
 
 /**
  * Loads the root from `<stateDir>/ca/`, or creates it there if the directory does not exist.
- * Safe against another process creating it at the same time: the files are written to a temp
- * directory and renamed into place as a whole, and the loser of the race loads the winner's root.
  * Throws MeshplaneError STATE_INVALID, naming the file, when the stored material is unusable.
  */
-export async function loadOrCreateAuthority(
-  stateDir: string,
+export function loadOrCreateAuthority(stateDir: string, opts: AuthorityOptions): Promise<{ authority: Authority; created: boolean }> {
+  return loadOrCreateRootDir(join(stateDir, CA_DIR), opts);
+}
+
+/**
+ * A self-made root in `caDir` (`root-cert.pem`, `root-key.pem`), loaded or created. Safe against
+ * another process creating it at the same time: the files are written to a temp directory and
+ * renamed into place as a whole, and the loser of the race loads the winner's root.
+ */
+export async function loadOrCreateRootDir(
+  caDir: string,
   opts: AuthorityOptions,
 ): Promise<{ authority: Authority; created: boolean }> {
   const now = opts.now ?? new Date();
-  const caDir = join(stateDir, CA_DIR);
+  const stateDir = dirname(caDir);
   if (await exists(caDir)) return { authority: await loadAuthority(caDir, now), created: false };
 
   if (!(opts.rootCertTtlSeconds > 0)) {
@@ -70,7 +77,7 @@ export async function loadOrCreateAuthority(
   const { certPem, keyPem } = await createRoot(opts, now);
 
   // mkdtemp makes the directory 0700, which is what ca/ must be once renamed.
-  const tmp = await io(stateDir, 'create a temporary directory in', () => mkdtemp(join(stateDir, '.ca-new-')));
+  const tmp = await io(stateDir, 'create a temporary directory in', () => mkdtemp(join(stateDir, `.${basename(caDir)}-new-`)));
   try {
     await io(tmp, 'write the new root into', async () => {
       await writeNewFile(join(tmp, ROOT_KEY_FILE), keyPem);

@@ -9,6 +9,7 @@ import { MeshplaneError } from '../errors.ts';
 import { CA_DIR, loadOrCreateAuthority, type Authority, type AuthorityOptions } from './authority.ts';
 import { exists } from './state-files.ts';
 import { loadOrCreateTokenKey, TOKEN_KEY_FILE } from './tokens.ts';
+import { WorkloadRoots } from './workload-roots.ts';
 
 export interface StateDir {
   authority: Authority;
@@ -42,5 +43,7 @@ export async function openStateDir(stateDir: string, opts: AuthorityOptions & { 
   }
   const { authority, created } = await loadOrCreateAuthority(stateDir, opts);
   const tokenKey = await loadOrCreateTokenKey(stateDir);
+  // A new mesh gets its workload root apart from the xDS root, so rotating it never touches bootstraps.
+  if (created) await WorkloadRoots.createInitial(stateDir, opts);
   return { authority, tokenKey, created };
 }
