@@ -67,7 +67,7 @@ const planMs = ms(t);
 
 const stateDir = mkdtempSync(join(tmpdir(), 'meshplane-bench-'));
 const { authority } = await loadOrCreateAuthority(stateDir, { keyAlgorithm: 'ECDSA_P256', rootCertTtlSeconds: 87600 * 3600, trustDomain: 'cluster.local' });
-const certs = new WorkloadCertificates(authority, model.mesh.ca);
+const certs = new WorkloadCertificates(model.mesh.ca, { signer: () => authority });
 t = process.hrtime.bigint();
 const issued = await Promise.all(plans.map((p) => certs.ensure(p.nodeId, p.spiffeId)));
 const issueMs = ms(t);

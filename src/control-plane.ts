@@ -1,16 +1,20 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
-import type { Authority } from './ca/authority.ts';
-import { issueServerCert } from './ca/issue.ts';
+import { CA_DIR, type Authority } from './ca/authority.ts';
+import { issueServerCert, issueWorkloadCert, type IssuedCert } from './ca/issue.ts';
+import { rotationStepDone, type ProxyTrustState } from './ca/rotation-progress.ts';
+import { openWorkloadCa, type WorkloadCa } from './ca/workload-ca.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
 import { TOKEN_METADATA_KEY } from './ca/tokens.ts';
 import { xdsClientRejection } from './ca/xds-client-auth.ts';
-import { WorkloadCertificates } from './ca/workload-certs.ts';
+import { WorkloadCertificates, type IssueFn } from './ca/workload-certs.ts';
+import { systemClock, type Clock, type Timer } from './clock.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { splitHostPort } from './host-port.ts';
@@ -18,10 +22,11 @@ import { loadModelDir } from './model/load-model.ts';
 import type { CaSettings, MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
 import { keepRemovedClustersOnce } from './translate/make-before-break.ts';
+import { buildSecrets } from './translate/secrets.ts';
 import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
-import type { ResourceSet } from './xds/snapshot.ts';
+import { selectResources, type ResourceSet } from './xds/snapshot.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 import { TYPE_URL } from './xds/type-urls.ts';
 
@@ -33,7 +38,30 @@ export interface ControlPlaneOptions {
   /** Plaintext xDS without tokens or client certificates. Debugging only: private keys then cross the wire in clear. */
   insecureXds: boolean;
   logger: Logger;
+  /** Drives certificate rotation and root-rotation checks; tests pass a fake one. */
+  clock?: Clock;
+  /** Issues workload certificates; default inline (the worker pool when given). */
+  issue?: IssueFn;
 }
+
+/** The public facts of a certificate a proxy was sent, never the key. */
+export interface CertFacts {
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  uriSans: string[];
+  /** Root the certificate chains to. */
+  rootFingerprint: string;
+  /** Roots in the trust bundle sent with it. */
+  trustedRoots: string[];
+}
+
+/** How often a root rotation in progress checks whether its phase reached every proxy. */
+const ROOT_CHECK_MS = 500;
+/** Between rotations the state file is watched; this poll only backs the watch up. */
+const ROOT_IDLE_CHECK_MS = 30_000;
+/** How many secret versions per proxy are remembered, to tell which one Envoy ACKed. */
+const SECRET_HISTORY = 4;
 
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
 /** How long a removed cluster stays after the listeners that stopped using it were pushed. */
@@ -49,10 +77,19 @@ export class ControlPlane {
   private configHash = '';
   private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
-  private rotationTimer: NodeJS.Timeout | undefined;
+  private rotationTimer: Timer | undefined;
+  private rootCheckTimer: Timer | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   /** Per node: what it was last given, and the removed clusters kept over once (make before break). */
   private readonly served = new Map<string, { resources: ProxyResources; lingering: Set<string> }>();
+  /** Per node: the certificate facts of the last few secret versions, by version. */
+  private readonly secretFacts = new Map<string, Map<string, CertFacts>>();
+  /** Per node: its SPIFFE ID in the current config (what a rotated certificate is issued for). */
+  private identities = new Map<string, string>();
+  private workloadCa!: WorkloadCa;
+  private readonly clock: Clock;
+  private readonly issued = { ok: 0, failed: 0 };
+  private rotationWaitingFor: string[] = [];
   private stopped = false;
   private closers: (() => unknown)[] = [];
   readonly cache = new SnapshotCache();
@@ -63,7 +100,9 @@ export class ControlPlane {
   xdsPort = 0;
   adminPort = 0;
 
-  private constructor(private readonly opts: ControlPlaneOptions) {}
+  private constructor(private readonly opts: ControlPlaneOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const cp = new ControlPlane(opts);
@@ -94,7 +133,13 @@ export class ControlPlane {
     });
     this.authority = authority;
     opts.logger.info({ stateDir: opts.stateDir, root: authority.rootFingerprint, created }, created ? 'created a new mesh root CA' : 'loaded the mesh root CA');
-    this.certs = new WorkloadCertificates(authority, ca);
+    this.workloadCa = await openWorkloadCa({ stateDir: opts.stateDir, configDir: opts.configDir, control: authority, ca });
+    if (this.workloadCa.mode === 'provided') {
+      opts.logger.info({ root: this.workloadCa.signer().rootFingerprint }, 'workload certificates are signed by the provided intermediate CA (Mesh spec.ca.intermediate)');
+    } else if (this.workloadCa.rotation?.phase !== 'stable') {
+      opts.logger.info({ phase: this.workloadCa.rotation?.phase }, 'resuming the root rotation in progress');
+    }
+    this.certs = this.newCertificates(ca);
 
     this.ads = new AdsServer({
       cache: this.cache,
@@ -109,7 +154,7 @@ export class ControlPlane {
             return rejection === undefined;
           },
     });
-    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad);
+    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad, () => this.caMetrics());
     this.closers.push(() => this.ads.close());
 
     await this.applyModel(this.model);
@@ -124,7 +169,7 @@ export class ControlPlane {
       debug: {
         proxies: () => this.proxyStatus(),
         config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
-        ca: () => ({ rootFingerprint: this.authority.rootFingerprint, rootNotAfter: this.authority.caCert.notAfter }),
+        ca: () => this.caStatus(),
       },
     });
     this.adminPort = admin.port;
@@ -134,6 +179,12 @@ export class ControlPlane {
     const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
     this.closers.push(() => watcher.close(), () => reload.cancel());
     reload.trigger(); // an edit made while we were starting had no watcher to see it
+    if (this.workloadCa.rotation) {
+      // `meshplane ca rotate-root` writes ca/workload-roots.json: look at once, not at the next poll.
+      const caWatcher = watchConfigDir(join(opts.stateDir, CA_DIR), () => this.scheduleRootCheck(0));
+      this.closers.push(() => caWatcher.close());
+      this.scheduleRootCheck();
+    }
     opts.logger.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${this.xdsPort}`, admin: `${splitHostPort(opts.adminAddress).host}:${this.adminPort}`, proxies: this.cache.nodeIds().length }, 'meshplane serving');
   }
 
@@ -168,7 +219,7 @@ export class ControlPlane {
     }
     if (!sameCaSettings(this.model.mesh.ca, loaded.model.mesh.ca)) {
       // New TTL, rotation ratio or key type: every workload gets a certificate under the new settings.
-      this.certs = new WorkloadCertificates(this.authority, loaded.model.mesh.ca);
+      this.certs = this.newCertificates(loaded.model.mesh.ca);
       this.opts.logger.info(loaded.model.mesh.ca, 'Mesh spec.ca changed: re-issuing workload certificates');
     }
     this.configHash = hash;
@@ -190,28 +241,76 @@ export class ControlPlane {
 
   private async translateAll(model: MeshModel): Promise<void> {
     const plans = buildProxyPlans(model);
-    const live = new Set(plans.map((p) => p.nodeId));
-    for (const plan of plans) {
+    this.identities = new Map(plans.map((p) => [p.nodeId, p.spiffeId]));
+    // Issued together: the issuer works through them off the main thread.
+    const certs = await Promise.allSettled(plans.map((p) => this.certs.ensure(p.nodeId, p.spiffeId)));
+    const trustBundlePem = this.workloadCa.trustBundlePem();
+    plans.forEach((plan, i) => {
+      const cert = certs[i]!;
       try {
-        const cert = await this.certs.ensure(plan.nodeId, plan.spiffeId);
-        const translated = translateProxy(plan, { ...cert, trustBundlePem: this.authority.trustBundlePem });
+        if (cert.status === 'rejected') throw cert.reason;
+        const translated = translateProxy(plan, { ...cert.value, trustBundlePem });
         const previous = this.served.get(plan.nodeId);
         const next = keepRemovedClustersOnce(translated, previous?.resources, previous?.lingering ?? new Set());
-        this.cache.setSnapshot(plan.nodeId, toResourceSet(next.resources));
+        this.setSnapshot(plan.nodeId, next.resources);
         this.served.set(plan.nodeId, next);
         if (next.lingering.size > 0) this.scheduleLingerEnd();
       } catch (err) {
         // A bug for one proxy must not stop the others; it keeps its last good snapshot.
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
       }
-    }
+    });
+    const live = new Set(plans.map((p) => p.nodeId));
     for (const node of this.cache.nodeIds()) {
       if (live.has(node)) continue;
+      // A removed workload loses its snapshot, its certificate and its key with it.
       this.cache.removeSnapshot(node);
       this.served.delete(node);
+      this.secretFacts.delete(node);
     }
     this.certs.retain(live);
     this.scheduleRotation();
+  }
+
+  /** Hands resources to the cache and remembers the certificate facts of the secret version. */
+  private setSnapshot(nodeId: string, resources: ProxyResources): void {
+    this.cache.setSnapshot(nodeId, toResourceSet(resources));
+    const entry = this.certs.peek(nodeId);
+    const version = this.cache.getSnapshot(nodeId)?.version(TYPE_URL.secret);
+    if (!entry || !version) return;
+    const history = this.secretFacts.get(nodeId) ?? new Map<string, CertFacts>();
+    history.delete(version);
+    history.set(version, certFacts(entry.cert, entry.rootFingerprint, this.workloadCa.trustedRoots()));
+    while (history.size > SECRET_HISTORY) history.delete(history.keys().next().value!);
+    this.secretFacts.set(nodeId, history);
+  }
+
+  /**
+   * Replaces the certificates that are due, and pushes each proxy its new `default` secret only:
+   * listeners and clusters are unchanged, so the cache sends nothing else, and no other proxy.
+   */
+  private rotateDue(): Promise<void> {
+    this.applying = this.applying
+      .then(async () => {
+        const due = this.certs.due().filter((n) => this.identities.has(n) && this.served.has(n));
+        const results = await Promise.allSettled(due.map((n) => this.certs.ensure(n, this.identities.get(n)!)));
+        const trustBundlePem = this.workloadCa.trustBundlePem();
+        due.forEach((node, i) => {
+          const r = results[i]!;
+          const served = this.served.get(node);
+          if (r.status === 'rejected' || !served) {
+            if (r.status === 'rejected') this.opts.logger.error({ err: r.reason, node }, 'certificate rotation failed; the proxy keeps its current certificate and it is retried');
+            return;
+          }
+          const secrets = buildSecrets({ ...r.value, trustBundlePem }).sort((a, b) => (a.name < b.name ? -1 : 1));
+          served.resources = { ...served.resources, secrets };
+          this.setSnapshot(node, served.resources);
+        });
+        if (due.length > 0) this.opts.logger.info({ rotated: results.filter((r) => r.status === 'fulfilled').length, failed: results.filter((r) => r.status === 'rejected').length }, 'workload certificates rotated');
+        this.scheduleRotation();
+      })
+      .catch((err: unknown) => this.opts.logger.error({ err }, 'certificate rotation failed'));
+    return this.applying;
   }
 
   /** Re-apply once the lingering clusters have outlived the listener update, which drops them. */
@@ -224,14 +323,126 @@ export class ControlPlane {
     this.lingerTimer.unref();
   }
 
-  /** Re-run translation when the first workload certificate is due, so rotation reaches SDS. */
+  /** Wakes up when the first workload certificate is due (failed issuance retries in 5 s). */
   private scheduleRotation(): void {
-    clearTimeout(this.rotationTimer);
+    this.rotationTimer?.cancel();
+    this.rotationTimer = undefined;
+    if (this.stopped) return;
     const due = this.certs.nextRotationAt();
-    if (!due || this.stopped) return;
-    const delay = Math.min(Math.max(due.getTime() - Date.now(), 1000), 2 ** 31 - 1);
-    this.rotationTimer = setTimeout(() => void this.applyModel(this.model), delay);
-    this.rotationTimer.unref();
+    const pendingRetry = this.certs.due().length > 0;
+    if (due === undefined && !pendingRetry) return;
+    const delay = pendingRetry ? 5000 : Math.max(due! - this.clock.now(), 0);
+    this.rotationTimer = this.clock.setTimer(delay, () => void this.rotateDue());
+  }
+
+  private newCertificates(ca: CaSettings): WorkloadCertificates {
+    const issue = this.opts.issue ?? issueWorkloadCert;
+    return new WorkloadCertificates(ca, {
+      signer: () => this.workloadCa.signer(),
+      trusts: (fp) => this.workloadCa.trusts(fp),
+      clock: this.clock,
+      issue: async (authority, req) => {
+        try {
+          const cert = await issue(authority, req);
+          this.issued.ok++;
+          return cert;
+        } catch (err) {
+          this.issued.failed++;
+          throw err;
+        }
+      },
+    });
+  }
+
+  /**
+   * A root rotation moves on when its phase has reached every connected proxy (ACKed secrets):
+   * trust the new root everywhere, then issue from it, then drop the old one. The state file is
+   * re-read each time, so `meshplane ca rotate-root` run next to a live server is picked up.
+   */
+  private scheduleRootCheck(delayMs?: number): void {
+    if (this.stopped) return;
+    this.rootCheckTimer?.cancel();
+    const delay = delayMs ?? (this.workloadCa.rotation?.phase === 'stable' ? ROOT_IDLE_CHECK_MS : ROOT_CHECK_MS);
+    this.rootCheckTimer = this.clock.setTimer(delay, () => {
+      this.applying = this.applying
+        .then(() => this.checkRootRotation())
+        .catch((err: unknown) => this.opts.logger.error({ err }, 'root rotation check failed; retrying'))
+        .finally(() => this.scheduleRootCheck());
+    });
+  }
+
+  private async checkRootRotation(): Promise<void> {
+    const rotation = this.workloadCa.rotation!;
+    let changed = await rotation.reload(new Date(this.clock.now()));
+    if (changed) this.opts.logger.info({ phase: rotation.phase, roots: rotation.info() }, 'root rotation state changed on disk');
+    if (rotation.phase !== 'stable') {
+      const { done, waitingFor } = rotationStepDone(rotation.phase, rotation.next()!.rootFingerprint, this.proxyTrustStates());
+      this.rotationWaitingFor = waitingFor;
+      if (done) {
+        const phase = await rotation.advance(new Date(this.clock.now()));
+        this.opts.logger.info({ phase, roots: rotation.info() }, phase === 'stable' ? 'root rotation complete: the old root left the trust bundle' : `root rotation: phase ${phase}`);
+        if (phase === 'issue-next' && rotation.reissue) this.certs.expireAll();
+        changed = true;
+      }
+    }
+    // The bundle or the signer changed: every proxy gets its new secrets (certificates from the
+    // new signer are issued as they come due, or now with --reissue).
+    if (changed) await this.translateAll(this.model);
+  }
+
+  /** What every connected proxy holds, judged by the secret version it ACKed. */
+  private proxyTrustStates(): ProxyTrustState[] {
+    return this.ads.status().map((s) => {
+      const facts = this.secretFacts.get(s.nodeId);
+      const snapshot = this.cache.getSnapshot(s.nodeId);
+      const secretType = s.types.find((t) => t.typeUrl === TYPE_URL.secret);
+      const current = snapshot && secretType ? selectResources(snapshot.get(TYPE_URL.secret), secretType.subscribed).version : undefined;
+      const sent = current !== undefined ? facts?.get(snapshot!.version(TYPE_URL.secret)) : undefined;
+      return {
+        nodeId: s.nodeId,
+        secretsAcked: current !== undefined && secretType?.versionAcked === current,
+        trustedRoots: sent?.trustedRoots ?? [],
+        ...(sent && { certRoot: sent.rootFingerprint }),
+      };
+    });
+  }
+
+  /** The certificate facts of the secrets a proxy ACKed (not merely sent). */
+  private ackedFacts(nodeId: string, versionAcked: string | undefined): CertFacts | undefined {
+    const facts = this.secretFacts.get(nodeId);
+    const snapshot = this.cache.getSnapshot(nodeId);
+    if (!facts || !versionAcked) return undefined;
+    if (facts.has(versionAcked)) return facts.get(versionAcked);
+    // A named subscription's version covers the names asked for; it equals the type's version
+    // when the proxy asked for every secret it has, which is what Envoy does.
+    return snapshot && facts.get(snapshot.version(TYPE_URL.secret));
+  }
+
+  private caStatus() {
+    const rotation = this.workloadCa.rotation;
+    const proxies = this.ads.status().map((s) => {
+      const acked = this.ackedFacts(s.nodeId, s.types.find((t) => t.typeUrl === TYPE_URL.secret)?.versionAcked);
+      return { nodeId: s.nodeId, ...(acked && { rootFingerprint: acked.rootFingerprint, serialNumber: acked.serialNumber, notAfter: acked.notAfter }) };
+    });
+    const byRoot: Record<string, number> = {};
+    for (const p of proxies) byRoot[p.rootFingerprint ?? 'none ACKed yet'] = (byRoot[p.rootFingerprint ?? 'none ACKed yet'] ?? 0) + 1;
+    return {
+      mode: this.workloadCa.mode,
+      phase: rotation?.phase ?? 'stable',
+      ...(rotation?.startedAt && rotation.phase !== 'stable' && { startedAt: rotation.startedAt }),
+      ...(rotation && rotation.phase !== 'stable' && { reissue: rotation.reissue, waitingFor: this.rotationWaitingFor }),
+      signer: this.workloadCa.signer().rootFingerprint,
+      roots: rotation?.info() ?? this.workloadCa.trustedRoots().map((fingerprint) => ({ fingerprint, signs: true })),
+      proxiesByRoot: byRoot,
+      proxies,
+      xdsRoot: { fingerprint: this.authority.rootFingerprint, notAfter: this.authority.caCert.notAfter.toISOString() },
+      issued: { ...this.issued },
+    };
+  }
+
+  private caMetrics() {
+    const certs = [...this.certs.entries()].map(([nodeId, e]) => ({ nodeId, notAfter: e.cert.notAfter.getTime() / 1000 }));
+    return { issued: this.issued.ok, failed: this.issued.failed, phase: this.workloadCa.rotation?.phase ?? 'stable', trustedRoots: this.workloadCa.trustedRoots().length, certs };
   }
 
   private async xdsCredentials(): Promise<grpc.ServerCredentials> {
@@ -252,11 +463,11 @@ export class ControlPlane {
     );
   }
 
-  /** Connected proxies with their certificate's public facts (never the key). */
+  /** Connected proxies with the public facts of the certificate each ACKed (never the key). */
   private proxyStatus() {
     return this.ads.status().map((s) => {
-      const cert = this.certs.peek(s.nodeId);
-      return { ...s, certificate: cert && { serialNumber: cert.serialNumber, uriSans: cert.uriSans, notBefore: cert.notBefore, notAfter: cert.notAfter } };
+      const certificate = this.ackedFacts(s.nodeId, s.types.find((t) => t.typeUrl === TYPE_URL.secret)?.versionAcked);
+      return { ...s, ...(certificate && { certificate }) };
     });
   }
 
@@ -267,12 +478,22 @@ export class ControlPlane {
     }
   }
 
+  /** Resolves when the queued config applications and rotations have run (for tests). */
+  async settled(): Promise<void> {
+    let current: Promise<void>;
+    do {
+      current = this.applying;
+      await current;
+    } while (current !== this.applying);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const close of this.closers.reverse()) await close();
     this.closers = [];
     await this.applying;
-    clearTimeout(this.rotationTimer);
+    this.rotationTimer?.cancel();
+    this.rootCheckTimer?.cancel();
     clearTimeout(this.lingerTimer);
   }
 }
@@ -297,6 +518,14 @@ function hashFiles(files: readonly { file: string; text: string }[]): string {
  * every bootstrap pins, and every workload identity.
  */
 function restartRequired(current: MeshModel, next: MeshModel): Violation | undefined {
+  if (JSON.stringify(current.mesh.ca.intermediate) !== JSON.stringify(next.mesh.ca.intermediate)) {
+    return {
+      file: next.mesh.source.file,
+      path: 'spec.ca.intermediate',
+      message: 'changing which CA signs workload certificates changes the trust bundle of every proxy: restart `meshplane serve` to apply it',
+      severity: 'error',
+    };
+  }
   if (current.mesh.trustDomain === next.mesh.trustDomain) return undefined;
   return {
     file: next.mesh.source.file,
@@ -310,4 +539,15 @@ function restartRequired(current: MeshModel, next: MeshModel): Violation | undef
 
 function sameCaSettings(a: CaSettings, b: CaSettings): boolean {
   return a.keyAlgorithm === b.keyAlgorithm && a.workloadCertTtlSeconds === b.workloadCertTtlSeconds && a.rotationRatio === b.rotationRatio;
+}
+
+function certFacts(cert: IssuedCert, rootFingerprint: string, trustedRoots: string[]): CertFacts {
+  return {
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    uriSans: cert.uriSans,
+    rootFingerprint,
+    trustedRoots,
+  };
 }

@@ -6,13 +6,24 @@ interface AdsCounters {
   status(): { nodeId: string }[];
 }
 
+/** What the CA reports: counters since start, the rotation phase, each workload's expiry. */
+export interface CaMetricsSource {
+  issued: number;
+  failed: number;
+  phase: string;
+  trustedRoots: number;
+  certs: { nodeId: string; notAfter: number }[];
+}
+
+const PHASES = ['stable', 'trust-both', 'issue-next'] as const;
+
 export interface Metrics {
   registry: Registry;
   configReloads: Counter<'result'>;
 }
 
-/** Prometheus metrics: pushes, NACKs, connected proxies, snapshots, config reloads. */
-export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, lastLoad: () => { ok: boolean }): Metrics {
+/** Prometheus metrics: pushes, NACKs, connected proxies, snapshots, config reloads, certificates. */
+export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, lastLoad: () => { ok: boolean }, ca: () => CaMetricsSource): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meshplane_process_' });
   const gauge = (name: string, help: string, value: () => number) =>
@@ -22,6 +33,29 @@ export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, 
   gauge('meshplane_xds_nacks', 'NACKs received since start', () => ads.nacks);
   gauge('meshplane_snapshots', 'proxies with a snapshot (sidecar workloads in the config)', () => cache.nodeIds().length);
   gauge('meshplane_config_last_load_ok', '1 if the last config change was applied, 0 if it was rejected', () => (lastLoad().ok ? 1 : 0));
+  gauge('meshplane_ca_certs_issued_total', 'workload certificates issued since start', () => ca().issued);
+  gauge('meshplane_ca_cert_issue_failures_total', 'workload certificate issuances that failed since start', () => ca().failed);
+  gauge('meshplane_ca_trusted_roots', 'roots in the workload trust bundle (2 during a root rotation)', () => ca().trustedRoots);
+  new Gauge({
+    name: 'meshplane_ca_root_rotation_phase',
+    help: 'the root rotation phase: 1 for the current one (stable, trust-both, issue-next)',
+    labelNames: ['phase'],
+    registers: [registry],
+    collect() {
+      const current = ca().phase;
+      for (const phase of PHASES) this.set({ phase }, phase === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'meshplane_workload_cert_expiry_timestamp_seconds',
+    help: 'notAfter of the current certificate of each workload (node id), as a Unix time',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of ca().certs) this.set({ node: c.nodeId }, c.notAfter);
+    },
+  });
   const configReloads = new Counter({ name: 'meshplane_config_reloads_total', help: 'config changes seen, by result', labelNames: ['result'], registers: [registry] });
   return { registry, configReloads };
 }

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatViolation, MeshplaneError } from '../errors.ts';
 import { DEFAULT_ADMIN_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
 import { bootstrapCommand } from './bootstrap-command.ts';
+import { caStatusCommand, rotateRootCommand } from './ca-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { explainCommand, type ExplainArgs } from './explain-command.ts';
 import { serveCommand } from './serve-command.ts';
@@ -63,6 +64,20 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
     options: { 'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`), output: str('table|json') },
     run: (v) => statusCommand(v),
   },
+  'ca rotate-root': {
+    summary: 'start a root rotation: a new workload root, trusted everywhere before it signs, the old one dropped last',
+    options: {
+      'state-dir': str('the state dir of the control plane (same as serve)'),
+      reissue: flag('move every workload to the new root at once, not as certificates rotate'),
+      config: str('the config dir, for the root key algorithm and TTL of Mesh spec.ca (default ECDSA P-256, 10 years)'),
+    },
+    run: (v) => rotateRootCommand(v),
+  },
+  'ca status': {
+    summary: 'the root rotation phase, the roots in the trust bundle and how many proxies are on each',
+    options: { 'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`), output: str('table|json') },
+    run: (v) => caStatusCommand(v),
+  },
   demo: {
     summary: 'the local mesh: control plane, Envoys and sample apps from examples/, until Ctrl-C',
     options: { 'state-dir': str('state dir (default .state/demo)'), 'keep-running': flag('ignored; the demo runs until Ctrl-C') },
@@ -73,14 +88,16 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
 function usage(): string {
   const lines = ['usage: meshplane <command> [options]', ''];
   for (const [name, c] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    lines.push(`  ${name.padEnd(15)} ${c.summary}`);
     for (const [opt, o] of Object.entries(c.options)) lines.push(`      --${opt.padEnd(16)} ${(o as { description?: string }).description ?? ''}`);
   }
   return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // Two-word commands (`ca status`) are looked up as one name.
+  const [first, ...more] = argv;
+  const [name, rest] = first === 'ca' && more[0] && !more[0].startsWith('-') ? [`ca ${more[0]}`, more.slice(1)] : [first, more];
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return name ? 0 : 2;
