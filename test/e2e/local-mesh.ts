@@ -46,6 +46,8 @@ type PortName = (typeof PORT_NAMES)[number];
 export interface LocalMeshOptions {
   /** Also run `intruder-1`: a meshed caller with its own sidecar and service account. */
   intruder?: boolean;
+  /** Mesh `spec.ca` as YAML flow, e.g. `{workloadCertTTL: 6s}`. */
+  meshCa?: string;
 }
 
 const intruderWorkload = (p: Record<PortName, number>) => `---
@@ -65,7 +67,7 @@ function configFiles(p: Record<PortName, number>, options: LocalMeshOptions): Re
     'mesh.yaml': `apiVersion: meshplane.dev/v1alpha1
 kind: Mesh
 metadata: {name: default}
-spec: {trustDomain: ${TRUST_DOMAIN}, rootNamespace: mesh-system}
+spec: {trustDomain: ${TRUST_DOMAIN}, rootNamespace: mesh-system${options.meshCa ? `, ca: ${options.meshCa}` : ''}}
 `,
     'services.yaml': `apiVersion: meshplane.dev/v1alpha1
 kind: Service

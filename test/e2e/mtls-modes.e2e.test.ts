@@ -60,17 +60,21 @@ describe('STRICT', () => {
     await expect(tcpEchoRoundTrip({ host: ADDR.server, port: mesh.ports.serverTcp, localAddress: ADDR.legacy, payload: 'plain', timeoutMs: 2000 })).rejects.toThrow();
   });
 
-  it('/certs on the server sidecar shows its SPIFFE URI SAN, issued by the persisted root', async () => {
-    const root = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem')));
+  it('/certs on the server sidecar shows its SPIFFE URI SAN; the CAs are the persisted roots (workload and xDS)', async () => {
+    const xdsRoot = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem')));
+    const { signer } = JSON.parse(readFileSync(join(mesh.stateDir, 'ca/workload-roots.json'), 'utf8')) as { signer: string };
+    const workloadRoot = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/workload-roots', signer, 'root-cert.pem')));
     const certs = await mesh.server.certs();
     const leafs = certs.certificates.flatMap((c) => c.cert_chain ?? []);
     const cas = certs.certificates.flatMap((c) => c.ca_cert ?? []);
-    // The SDS workload certificate, and the bootstrap's xDS client certificate (same root, other identity).
+    // The SDS workload certificate, and the bootstrap's xDS client certificate (the xDS root, another identity).
     expect(leafs.map((l) => l.subject_alt_names)).toContainEqual([{ uri: spiffe('server') }]);
     const xdsClient = `spiffe://${TRUST_DOMAIN}/meshplane/xds-client/shop/server-1`;
     for (const leaf of leafs) expect([[{ uri: spiffe('server') }], [{ uri: xdsClient }]]).toContainEqual(leaf.subject_alt_names);
     expect(cas.length).toBeGreaterThan(0);
-    for (const ca of cas) expect(normalizeSerial(ca.serial_number)).toBe(normalizeSerial(root.serialNumber));
+    const roots = [xdsRoot, workloadRoot].map((r) => normalizeSerial(r.serialNumber));
+    for (const ca of cas) expect(roots).toContain(normalizeSerial(ca.serial_number));
+    expect(new Set(cas.map((c) => normalizeSerial(c.serial_number)))).toEqual(new Set(roots));
   });
 
   it('client sidecar -> sidecar-less callee goes out in plaintext (auto mTLS)', async () => {
@@ -201,7 +205,8 @@ describe('changes the running server cannot take', () => {
 describe('control plane restart with the same state dir', () => {
   it('Envoys keep serving throughout, reconnect, and the root is unchanged', async () => {
     const rootBefore = readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8');
-    const caSerialBefore = (await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number;
+    const caSerials = async () => [...new Set((await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? []).map((c) => c.serial_number))].sort();
+    const caSerialsBefore = await caSerials();
     const leafSerialBefore = await workloadCertSerial(mesh.server, 'server');
     expect(leafSerialBefore).toBeTruthy();
     const traffic = startTraffic({ tcp: true });
@@ -221,7 +226,7 @@ describe('control plane restart with the same state dir', () => {
     expect(ok).toBeGreaterThan(10);
     expect(failures).toEqual([]);
     expect(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem'), 'utf8')).toBe(rootBefore);
-    expect((await mesh.server.certs()).certificates.flatMap((c) => c.ca_cert ?? [])[0]!.serial_number).toBe(caSerialBefore);
+    expect(await caSerials()).toEqual(caSerialsBefore);
     expect((await viaClient()).status).toBe(200);
     // And it still serves changes.
     mesh.setMode('PERMISSIVE');
