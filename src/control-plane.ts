@@ -6,15 +6,15 @@ import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
 import { CA_DIR, type Authority } from './ca/authority.ts';
-import { issueServerCert, issueWorkloadCert, type IssuedCert } from './ca/issue.ts';
-import { rotationStepDone, type ProxyTrustState } from './ca/rotation-progress.ts';
-import { openWorkloadCa, type WorkloadCa } from './ca/workload-ca.ts';
+import { issueServerCert, type IssuedCert } from './ca/issue.ts';
+import { openWorkloadCa } from './ca/workload-ca.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
 import { TOKEN_METADATA_KEY } from './ca/tokens.ts';
 import { xdsClientRejection } from './ca/xds-client-auth.ts';
-import { WorkloadCertificates, type IssueFn } from './ca/workload-certs.ts';
-import { systemClock, type Clock, type Timer } from './clock.ts';
+import type { IssueFn } from './ca/workload-certs.ts';
+import { CertificateLifecycle } from './certificate-lifecycle.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { splitHostPort } from './host-port.ts';
@@ -26,7 +26,7 @@ import { buildSecrets } from './translate/secrets.ts';
 import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
-import { selectResources, type ResourceSet } from './xds/snapshot.ts';
+import type { ResourceSet } from './xds/snapshot.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 import { TYPE_URL } from './xds/type-urls.ts';
 
@@ -44,25 +44,6 @@ export interface ControlPlaneOptions {
   issue?: IssueFn;
 }
 
-/** The public facts of a certificate a proxy was sent, never the key. */
-export interface CertFacts {
-  serialNumber: string;
-  notBefore: string;
-  notAfter: string;
-  uriSans: string[];
-  /** Root the certificate chains to. */
-  rootFingerprint: string;
-  /** Roots in the trust bundle sent with it. */
-  trustedRoots: string[];
-}
-
-/** How often a root rotation in progress checks whether its phase reached every proxy. */
-const ROOT_CHECK_MS = 500;
-/** Between rotations the state file is watched; this poll only backs the watch up. */
-const ROOT_IDLE_CHECK_MS = 30_000;
-/** How many secret versions per proxy are remembered, to tell which one Envoy ACKed. */
-const SECRET_HISTORY = 4;
-
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
 /** How long a removed cluster stays after the listeners that stopped using it were pushed. */
 const CLUSTER_LINGER_MS = 5000;
@@ -77,24 +58,15 @@ export class ControlPlane {
   private configHash = '';
   private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
-  private rotationTimer: Timer | undefined;
-  private rootCheckTimer: Timer | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   /** Per node: what it was last given, and the removed clusters kept over once (make before break). */
   private readonly served = new Map<string, { resources: ProxyResources; lingering: Set<string> }>();
-  /** Per node: the certificate facts of the last few secret versions, by version. */
-  private readonly secretFacts = new Map<string, Map<string, CertFacts>>();
-  /** Per node: its SPIFFE ID in the current config (what a rotated certificate is issued for). */
-  private identities = new Map<string, string>();
-  private workloadCa!: WorkloadCa;
+  private lifecycle!: CertificateLifecycle;
   private readonly clock: Clock;
-  private readonly issued = { ok: 0, failed: 0 };
-  private rotationWaitingFor: string[] = [];
   private stopped = false;
   private closers: (() => unknown)[] = [];
   readonly cache = new SnapshotCache();
   private ads!: AdsServer;
-  private certs!: WorkloadCertificates;
   private authority!: Authority;
   private metrics!: Metrics;
   xdsPort = 0;
@@ -133,13 +105,12 @@ export class ControlPlane {
     });
     this.authority = authority;
     opts.logger.info({ stateDir: opts.stateDir, root: authority.rootFingerprint, created }, created ? 'created a new mesh root CA' : 'loaded the mesh root CA');
-    this.workloadCa = await openWorkloadCa({ stateDir: opts.stateDir, configDir: opts.configDir, control: authority, ca });
-    if (this.workloadCa.mode === 'provided') {
-      opts.logger.info({ root: this.workloadCa.signer().rootFingerprint }, 'workload certificates are signed by the provided intermediate CA (Mesh spec.ca.intermediate)');
-    } else if (this.workloadCa.rotation?.phase !== 'stable') {
-      opts.logger.info({ phase: this.workloadCa.rotation?.phase }, 'resuming the root rotation in progress');
+    const workloadCa = await openWorkloadCa({ stateDir: opts.stateDir, configDir: opts.configDir, control: authority, ca });
+    if (workloadCa.mode === 'provided') {
+      opts.logger.info({ root: workloadCa.signer().rootFingerprint }, 'workload certificates are signed by the provided intermediate CA (Mesh spec.ca.intermediate)');
+    } else if (workloadCa.rotation?.phase !== 'stable') {
+      opts.logger.info({ phase: workloadCa.rotation?.phase }, 'resuming the root rotation in progress');
     }
-    this.certs = this.newCertificates(ca);
 
     this.ads = new AdsServer({
       cache: this.cache,
@@ -154,7 +125,23 @@ export class ControlPlane {
             return rejection === undefined;
           },
     });
-    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad, () => this.caMetrics());
+    this.lifecycle = new CertificateLifecycle(
+      {
+        workloadCa,
+        xdsRoot: authority,
+        cache: this.cache,
+        proxies: () => this.ads.status(),
+        clock: this.clock,
+        logger: opts.logger,
+        ...(opts.issue && { issue: opts.issue }),
+        enqueue: (work) => this.enqueue(work),
+        pushCertificates: (rotated) => this.pushCertificates(rotated),
+        retranslate: () => this.translateAll(this.model),
+      },
+      ca,
+    );
+    this.closers.push(() => this.lifecycle.stop());
+    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad, () => this.lifecycle.metrics());
     this.closers.push(() => this.ads.close());
 
     await this.applyModel(this.model);
@@ -169,7 +156,7 @@ export class ControlPlane {
       debug: {
         proxies: () => this.proxyStatus(),
         config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
-        ca: () => this.caStatus(),
+        ca: () => this.lifecycle.status(),
       },
     });
     this.adminPort = admin.port;
@@ -179,11 +166,11 @@ export class ControlPlane {
     const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
     this.closers.push(() => watcher.close(), () => reload.cancel());
     reload.trigger(); // an edit made while we were starting had no watcher to see it
-    if (this.workloadCa.rotation) {
+    if (workloadCa.rotation) {
       // `meshplane ca rotate-root` writes ca/workload-roots.json: look at once, not at the next poll.
-      const caWatcher = watchConfigDir(join(opts.stateDir, CA_DIR), () => this.scheduleRootCheck(0));
+      const caWatcher = watchConfigDir(join(opts.stateDir, CA_DIR), () => this.lifecycle.scheduleRootCheck(0));
       this.closers.push(() => caWatcher.close());
-      this.scheduleRootCheck();
+      this.lifecycle.scheduleRootCheck();
     }
     opts.logger.info({ xds: `${splitHostPort(opts.xdsAddress).host}:${this.xdsPort}`, admin: `${splitHostPort(opts.adminAddress).host}:${this.adminPort}`, proxies: this.cache.nodeIds().length }, 'meshplane serving');
   }
@@ -219,7 +206,7 @@ export class ControlPlane {
     }
     if (!sameCaSettings(this.model.mesh.ca, loaded.model.mesh.ca)) {
       // New TTL, rotation ratio or key type: every workload gets a certificate under the new settings.
-      this.certs = this.newCertificates(loaded.model.mesh.ca);
+      this.lifecycle.settingsChanged(loaded.model.mesh.ca);
       this.opts.logger.info(loaded.model.mesh.ca, 'Mesh spec.ca changed: re-issuing workload certificates');
     }
     this.configHash = hash;
@@ -232,19 +219,23 @@ export class ControlPlane {
 
   /** Translate every proxy and hand the results to the cache, which pushes only what changed. */
   private applyModel(model: MeshModel): Promise<void> {
-    this.applying = this.applying.then(() => this.translateAll(model)).catch((err: unknown) => {
-      // Keep the chain alive: a failed apply leaves the last good snapshots, the next one may work.
+    return this.enqueue(() => this.translateAll(model)).catch((err: unknown) => {
+      // A failed apply leaves the last good snapshots; the next one may work.
       this.opts.logger.error({ err }, 'applying the config failed; proxies keep their last good config');
     });
-    return this.applying;
+  }
+
+  /** Runs `work` after everything queued before it: config applications and rotations never interleave. */
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.applying.then(work);
+    this.applying = run.catch(() => undefined);
+    return run;
   }
 
   private async translateAll(model: MeshModel): Promise<void> {
     const plans = buildProxyPlans(model);
-    this.identities = new Map(plans.map((p) => [p.nodeId, p.spiffeId]));
-    // Issued together: the issuer works through them off the main thread.
-    const certs = await Promise.allSettled(plans.map((p) => this.certs.ensure(p.nodeId, p.spiffeId)));
-    const trustBundlePem = this.workloadCa.trustBundlePem();
+    const certs = await this.lifecycle.ensureAll(new Map(plans.map((p) => [p.nodeId, p.spiffeId])));
+    const trustBundlePem = this.lifecycle.trustBundlePem();
     plans.forEach((plan, i) => {
       const cert = certs[i]!;
       try {
@@ -266,51 +257,28 @@ export class ControlPlane {
       // A removed workload loses its snapshot, its certificate and its key with it.
       this.cache.removeSnapshot(node);
       this.served.delete(node);
-      this.secretFacts.delete(node);
     }
-    this.certs.retain(live);
-    this.scheduleRotation();
+    this.lifecycle.retain(live);
   }
 
-  /** Hands resources to the cache and remembers the certificate facts of the secret version. */
   private setSnapshot(nodeId: string, resources: ProxyResources): void {
     this.cache.setSnapshot(nodeId, toResourceSet(resources));
-    const entry = this.certs.peek(nodeId);
-    const version = this.cache.getSnapshot(nodeId)?.version(TYPE_URL.secret);
-    if (!entry || !version) return;
-    const history = this.secretFacts.get(nodeId) ?? new Map<string, CertFacts>();
-    history.delete(version);
-    history.set(version, certFacts(entry.cert, entry.rootFingerprint, this.workloadCa.trustedRoots()));
-    while (history.size > SECRET_HISTORY) history.delete(history.keys().next().value!);
-    this.secretFacts.set(nodeId, history);
+    this.lifecycle.recordSent(nodeId);
   }
 
   /**
-   * Replaces the certificates that are due, and pushes each proxy its new `default` secret only:
-   * listeners and clusters are unchanged, so the cache sends nothing else, and no other proxy.
+   * Rotated certificates go out as each proxy's new `default` secret: listeners and clusters are
+   * unchanged, so the cache sends nothing else, and to no other proxy.
    */
-  private rotateDue(): Promise<void> {
-    this.applying = this.applying
-      .then(async () => {
-        const due = this.certs.due().filter((n) => this.identities.has(n) && this.served.has(n));
-        const results = await Promise.allSettled(due.map((n) => this.certs.ensure(n, this.identities.get(n)!)));
-        const trustBundlePem = this.workloadCa.trustBundlePem();
-        due.forEach((node, i) => {
-          const r = results[i]!;
-          const served = this.served.get(node);
-          if (r.status === 'rejected' || !served) {
-            if (r.status === 'rejected') this.opts.logger.error({ err: r.reason, node }, 'certificate rotation failed; the proxy keeps its current certificate and it is retried');
-            return;
-          }
-          const secrets = buildSecrets({ ...r.value, trustBundlePem }).sort((a, b) => (a.name < b.name ? -1 : 1));
-          served.resources = { ...served.resources, secrets };
-          this.setSnapshot(node, served.resources);
-        });
-        if (due.length > 0) this.opts.logger.info({ rotated: results.filter((r) => r.status === 'fulfilled').length, failed: results.filter((r) => r.status === 'rejected').length }, 'workload certificates rotated');
-        this.scheduleRotation();
-      })
-      .catch((err: unknown) => this.opts.logger.error({ err }, 'certificate rotation failed'));
-    return this.applying;
+  private pushCertificates(rotated: [string, IssuedCert][]): void {
+    const trustBundlePem = this.lifecycle.trustBundlePem();
+    for (const [node, cert] of rotated) {
+      const served = this.served.get(node);
+      if (!served) continue;
+      const secrets = buildSecrets({ ...cert, trustBundlePem }).sort((a, b) => (a.name < b.name ? -1 : 1));
+      served.resources = { ...served.resources, secrets };
+      this.setSnapshot(node, served.resources);
+    }
   }
 
   /** Re-apply once the lingering clusters have outlived the listener update, which drops them. */
@@ -321,128 +289,6 @@ export class ControlPlane {
       void this.applyModel(this.model);
     }, CLUSTER_LINGER_MS);
     this.lingerTimer.unref();
-  }
-
-  /** Wakes up when the first workload certificate is due (failed issuance retries in 5 s). */
-  private scheduleRotation(): void {
-    this.rotationTimer?.cancel();
-    this.rotationTimer = undefined;
-    if (this.stopped) return;
-    const due = this.certs.nextRotationAt();
-    const pendingRetry = this.certs.due().length > 0;
-    if (due === undefined && !pendingRetry) return;
-    const delay = pendingRetry ? 5000 : Math.max(due! - this.clock.now(), 0);
-    this.rotationTimer = this.clock.setTimer(delay, () => void this.rotateDue());
-  }
-
-  private newCertificates(ca: CaSettings): WorkloadCertificates {
-    const issue = this.opts.issue ?? issueWorkloadCert;
-    return new WorkloadCertificates(ca, {
-      signer: () => this.workloadCa.signer(),
-      trusts: (fp) => this.workloadCa.trusts(fp),
-      clock: this.clock,
-      issue: async (authority, req) => {
-        try {
-          const cert = await issue(authority, req);
-          this.issued.ok++;
-          return cert;
-        } catch (err) {
-          this.issued.failed++;
-          throw err;
-        }
-      },
-    });
-  }
-
-  /**
-   * A root rotation moves on when its phase has reached every connected proxy (ACKed secrets):
-   * trust the new root everywhere, then issue from it, then drop the old one. The state file is
-   * re-read each time, so `meshplane ca rotate-root` run next to a live server is picked up.
-   */
-  private scheduleRootCheck(delayMs?: number): void {
-    if (this.stopped) return;
-    this.rootCheckTimer?.cancel();
-    const delay = delayMs ?? (this.workloadCa.rotation?.phase === 'stable' ? ROOT_IDLE_CHECK_MS : ROOT_CHECK_MS);
-    this.rootCheckTimer = this.clock.setTimer(delay, () => {
-      this.applying = this.applying
-        .then(() => this.checkRootRotation())
-        .catch((err: unknown) => this.opts.logger.error({ err }, 'root rotation check failed; retrying'))
-        .finally(() => this.scheduleRootCheck());
-    });
-  }
-
-  private async checkRootRotation(): Promise<void> {
-    const rotation = this.workloadCa.rotation!;
-    let changed = await rotation.reload(new Date(this.clock.now()));
-    if (changed) this.opts.logger.info({ phase: rotation.phase, roots: rotation.info() }, 'root rotation state changed on disk');
-    if (rotation.phase !== 'stable') {
-      const { done, waitingFor } = rotationStepDone(rotation.phase, rotation.next()!.rootFingerprint, this.proxyTrustStates());
-      this.rotationWaitingFor = waitingFor;
-      if (done) {
-        const phase = await rotation.advance(new Date(this.clock.now()));
-        this.opts.logger.info({ phase, roots: rotation.info() }, phase === 'stable' ? 'root rotation complete: the old root left the trust bundle' : `root rotation: phase ${phase}`);
-        if (phase === 'issue-next' && rotation.reissue) this.certs.expireAll();
-        changed = true;
-      }
-    }
-    // The bundle or the signer changed: every proxy gets its new secrets (certificates from the
-    // new signer are issued as they come due, or now with --reissue).
-    if (changed) await this.translateAll(this.model);
-  }
-
-  /** What every connected proxy holds, judged by the secret version it ACKed. */
-  private proxyTrustStates(): ProxyTrustState[] {
-    return this.ads.status().map((s) => {
-      const facts = this.secretFacts.get(s.nodeId);
-      const snapshot = this.cache.getSnapshot(s.nodeId);
-      const secretType = s.types.find((t) => t.typeUrl === TYPE_URL.secret);
-      const current = snapshot && secretType ? selectResources(snapshot.get(TYPE_URL.secret), secretType.subscribed).version : undefined;
-      const sent = current !== undefined ? facts?.get(snapshot!.version(TYPE_URL.secret)) : undefined;
-      return {
-        nodeId: s.nodeId,
-        secretsAcked: current !== undefined && secretType?.versionAcked === current,
-        trustedRoots: sent?.trustedRoots ?? [],
-        ...(sent && { certRoot: sent.rootFingerprint }),
-      };
-    });
-  }
-
-  /** The certificate facts of the secrets a proxy ACKed (not merely sent). */
-  private ackedFacts(nodeId: string, versionAcked: string | undefined): CertFacts | undefined {
-    const facts = this.secretFacts.get(nodeId);
-    const snapshot = this.cache.getSnapshot(nodeId);
-    if (!facts || !versionAcked) return undefined;
-    if (facts.has(versionAcked)) return facts.get(versionAcked);
-    // A named subscription's version covers the names asked for; it equals the type's version
-    // when the proxy asked for every secret it has, which is what Envoy does.
-    return snapshot && facts.get(snapshot.version(TYPE_URL.secret));
-  }
-
-  private caStatus() {
-    const rotation = this.workloadCa.rotation;
-    const proxies = this.ads.status().map((s) => {
-      const acked = this.ackedFacts(s.nodeId, s.types.find((t) => t.typeUrl === TYPE_URL.secret)?.versionAcked);
-      return { nodeId: s.nodeId, ...(acked && { rootFingerprint: acked.rootFingerprint, serialNumber: acked.serialNumber, notAfter: acked.notAfter }) };
-    });
-    const byRoot: Record<string, number> = {};
-    for (const p of proxies) byRoot[p.rootFingerprint ?? 'none ACKed yet'] = (byRoot[p.rootFingerprint ?? 'none ACKed yet'] ?? 0) + 1;
-    return {
-      mode: this.workloadCa.mode,
-      phase: rotation?.phase ?? 'stable',
-      ...(rotation?.startedAt && rotation.phase !== 'stable' && { startedAt: rotation.startedAt }),
-      ...(rotation && rotation.phase !== 'stable' && { reissue: rotation.reissue, waitingFor: this.rotationWaitingFor }),
-      signer: this.workloadCa.signer().rootFingerprint,
-      roots: rotation?.info() ?? this.workloadCa.trustedRoots().map((fingerprint) => ({ fingerprint, signs: true })),
-      proxiesByRoot: byRoot,
-      proxies,
-      xdsRoot: { fingerprint: this.authority.rootFingerprint, notAfter: this.authority.caCert.notAfter.toISOString() },
-      issued: { ...this.issued },
-    };
-  }
-
-  private caMetrics() {
-    const certs = [...this.certs.entries()].map(([nodeId, e]) => ({ nodeId, notAfter: e.cert.notAfter.getTime() / 1000 }));
-    return { issued: this.issued.ok, failed: this.issued.failed, phase: this.workloadCa.rotation?.phase ?? 'stable', trustedRoots: this.workloadCa.trustedRoots().length, certs };
   }
 
   private async xdsCredentials(): Promise<grpc.ServerCredentials> {
@@ -466,7 +312,7 @@ export class ControlPlane {
   /** Connected proxies with the public facts of the certificate each ACKed (never the key). */
   private proxyStatus() {
     return this.ads.status().map((s) => {
-      const certificate = this.ackedFacts(s.nodeId, s.types.find((t) => t.typeUrl === TYPE_URL.secret)?.versionAcked);
+      const certificate = this.lifecycle.ackedFacts(s);
       return { ...s, ...(certificate && { certificate }) };
     });
   }
@@ -492,8 +338,6 @@ export class ControlPlane {
     for (const close of this.closers.reverse()) await close();
     this.closers = [];
     await this.applying;
-    this.rotationTimer?.cancel();
-    this.rootCheckTimer?.cancel();
     clearTimeout(this.lingerTimer);
   }
 }
@@ -541,13 +385,3 @@ function sameCaSettings(a: CaSettings, b: CaSettings): boolean {
   return a.keyAlgorithm === b.keyAlgorithm && a.workloadCertTtlSeconds === b.workloadCertTtlSeconds && a.rotationRatio === b.rotationRatio;
 }
 
-function certFacts(cert: IssuedCert, rootFingerprint: string, trustedRoots: string[]): CertFacts {
-  return {
-    serialNumber: cert.serialNumber,
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    uriSans: cert.uriSans,
-    rootFingerprint,
-    trustedRoots,
-  };
-}

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { protoType } from '../../protos/envoy-protos.ts';
 import { ControlPlane } from '../../src/control-plane.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { httpGet } from '../helpers/clients.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 /**
@@ -120,12 +121,13 @@ describe('workload certificate rotation', () => {
     expect(pushes.map((p) => p.node)).toContain('a-1.shop');
   });
 
-  it('/metrics-facing counters: issued certificates and their expiry per workload', async () => {
+  it('/metrics: issued certificates, failures, and the expiry of each workload', async () => {
     const { cp, clock } = await start(workload('a-1', 'a', '127.0.0.11'));
     await clock.advance(HOUR + 1000);
-    const ca = (cp as unknown as { caMetrics(): { issued: number; failed: number; certs: { nodeId: string; notAfter: number }[] } }).caMetrics();
-    expect(ca.issued).toBe(2);
-    expect(ca.failed).toBe(0);
-    expect(ca.certs).toEqual([{ nodeId: 'a-1.shop', notAfter: expect.any(Number) }]);
+    const metrics = (await httpGet(`http://127.0.0.1:${cp.adminPort}/metrics`)).body;
+    expect(metrics).toMatch(/^meshplane_ca_certs_issued_total 2$/m);
+    expect(metrics).toMatch(/^meshplane_ca_cert_issue_failures_total 0$/m);
+    const expiry = Number(/^meshplane_workload_cert_expiry_timestamp_seconds\{node="a-1\.shop"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(expiry * 1000).toBeGreaterThan(clock.now());
   });
 });
