@@ -1,7 +1,7 @@
 import type { ProxyStatus, TypeStatus } from '../xds/proxy-status.ts';
 import { DEFAULT_ADMIN_ADDRESS, optional, type ArgValues } from './args.ts';
 
-/** A row of the control plane's /debug/proxies. */
+/** A row of the control plane's /debug/proxies: the certificate is the one the proxy ACKed. */
 type ProxyRow = ProxyStatus & { certificate?: { serialNumber: string; notAfter: string } };
 
 const SHORT: Record<string, string> = { Listener: 'LDS', Cluster: 'CDS', Secret: 'SDS', RouteConfiguration: 'RDS', ClusterLoadAssignment: 'EDS' };
@@ -29,11 +29,12 @@ export async function statusCommand(values: ArgValues): Promise<number> {
     console.log(JSON.stringify(rows, null, 2));
     return 0;
   }
-  const header = ['NODE', 'CDS', 'LDS', 'SDS', 'CERT EXPIRES', 'LAST NACK'];
+  const header = ['NODE', 'CDS', 'LDS', 'SDS', 'CERT SERIAL', 'CERT EXPIRES', 'LAST NACK'];
   const table = rows.map((r) => {
     const byType = new Map(r.types.map((t) => [shortType(t.typeUrl), t]));
     const nack = r.types.filter((t) => t.lastNack).map((t) => `${shortType(t.typeUrl)} ${t.lastNack!.at}: ${t.lastNack!.message.slice(0, 80)}`)[0];
-    return [r.nodeId, syncState(byType.get('CDS')), syncState(byType.get('LDS')), syncState(byType.get('SDS')), r.certificate?.notAfter ?? '-', nack ?? '-'];
+    const serial = r.certificate ? r.certificate.serialNumber.slice(0, 16) : '-';
+    return [r.nodeId, syncState(byType.get('CDS')), syncState(byType.get('LDS')), syncState(byType.get('SDS')), serial, r.certificate?.notAfter ?? '-', nack ?? '-'];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   for (const row of [header, ...table]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());

@@ -288,9 +288,9 @@ describe('observability', () => {
   it('`meshplane status` shows both proxies SYNCED on CDS, LDS and SDS with their certificate expiry', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [MESHPLANE, 'status', '--admin-address', `127.0.0.1:${mesh.ports.cpAdmin}`]);
     const rows = stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^NODE\s+CDS\s+LDS\s+SDS\s+CERT EXPIRES\s+LAST NACK$/);
+    expect(rows[0]).toMatch(/^NODE\s+CDS\s+LDS\s+SDS\s+CERT SERIAL\s+CERT EXPIRES\s+LAST NACK$/);
     for (const node of ['client-1.shop', 'server-1.shop']) {
-      expect(rows.find((r) => r.startsWith(node))).toMatch(new RegExp(`^${node.replace('.', '\\.')}\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-$`));
+      expect(rows.find((r) => r.startsWith(node))).toMatch(new RegExp(`^${node.replace('.', '\\.')}\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+[0-9a-f]{16}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-$`));
     }
   });
 
