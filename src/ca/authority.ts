@@ -121,8 +121,8 @@ async function createRoot(opts: AuthorityOptions, now: Date): Promise<{ certPem:
   }
 }
 
-/** Reads and checks an existing `ca/` directory: both files, key mode, parse, CA-ness, expiry, key match. */
-async function loadAuthority(caDir: string, now: Date): Promise<Authority> {
+/** Reads and checks an existing root directory: both files, key mode, parse, CA-ness, expiry, key match. Never creates. */
+export async function loadAuthority(caDir: string, now: Date): Promise<Authority> {
   const certPath = join(caDir, ROOT_CERT_FILE);
   const keyPath = join(caDir, ROOT_KEY_FILE);
   const [certStat, keyStat] = await Promise.all([statOrUndefined(certPath), statOrUndefined(keyPath)]);

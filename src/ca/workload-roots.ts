@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
-import { CA_DIR, loadOrCreateRootDir, type Authority, type AuthorityOptions } from './authority.ts';
+import { CA_DIR, loadAuthority, loadOrCreateRootDir, type Authority, type AuthorityOptions } from './authority.ts';
 import { errorText, exists, fsyncPath } from './state-files.ts';
 
 export type RotationPhase = 'stable' | 'trust-both' | 'issue-next';
@@ -179,9 +179,8 @@ async function loadRoots(stateDir: string, control: Authority, state: RootsState
     if (!(await exists(dir))) {
       throw new MeshplaneError('STATE_INVALID', `${join(stateDir, CA_DIR, ROOTS_FILE)} names root ${id}, but ${dir} is missing: restore it from a backup`);
     }
-    // Existing directory: loaded and checked like the state dir's own root, never created.
-    const { authority } = await loadOrCreateRootDir(dir, { keyAlgorithm: 'ECDSA_P256', rootCertTtlSeconds: 1, trustDomain: '', now });
-    roots.set(id, authority);
+    // Loaded and checked like the state dir's own root; never created here.
+    roots.set(id, await loadAuthority(dir, now));
   }
   return roots;
 }
