@@ -8,10 +8,11 @@ import { isIP } from 'node:net';
 import { MeshplaneError } from '../errors.ts';
 import type { KeyAlgorithm } from '../model/types.ts';
 import type { Authority } from './authority.ts';
-import { generateKeyPair, pemBlock, privateKeyPem, randomSerialHex } from './key-algorithms.ts';
+import { randomSerialHex } from './key-algorithms.ts';
+import { buildLeaf, leafSignerOf, type LeafSigner } from './leaf-builder.ts';
 import { checkSpiffeId } from './spiffe.ts';
 import { errorText } from './state-files.ts';
-import { subtle, x509 } from './x509.ts';
+import { x509 } from './x509.ts';
 
 /** A leaf certificate with its private key, ready for an SDS `tls_certificate`. */
 export interface IssuedCert {
@@ -74,27 +75,19 @@ async function issueLeaf(authority: Authority, req: ServerCertRequest): Promise<
   if (notAfter.getTime() <= now.getTime()) throw fail(`the root CA expired at ${authority.caCert.notAfter.toISOString()}`);
 
   try {
-    const keys = await generateKeyPair(req.keyAlgorithm);
     const serialNumber = randomSerialHex();
-    const sans: x509.JsonGeneralName[] = [
-      { type: 'url', value: req.spiffeId },
-      ...req.dnsNames.map((value): x509.JsonGeneralName => ({ type: 'dns', value })),
-      ...req.ipAddresses.map((value): x509.JsonGeneralName => ({ type: 'ip', value })),
-    ];
-    const cert = await x509.X509CertificateGenerator.create({
+    const { certPem, privateKeyPem } = await buildLeaf(await leafSigner(authority), {
+      keyAlgorithm: req.keyAlgorithm,
       serialNumber,
-      // No subject: the identity is the URI SAN alone (SPIFFE X509-SVID profile).
-      issuer: authority.caCert.subjectName,
       notBefore,
       notAfter,
-      // SPKI bytes rather than the CryptoKey: the library's own export path is ~1 ms slower.
-      publicKey: await subtle.exportKey('spki', keys.publicKey),
-      signingKey: authority.caKeys.privateKey,
-      extensions: [...(await leafExtensions(authority)), new x509.SubjectAlternativeNameExtension(sans, true)],
+      uris: [req.spiffeId],
+      dnsNames: req.dnsNames,
+      ipAddresses: req.ipAddresses,
     });
     return {
-      certChainPem: pemBlock(cert.rawData, 'CERTIFICATE') + authority.chainPem,
-      privateKeyPem: await privateKeyPem(keys.privateKey),
+      certChainPem: certPem + authority.chainPem,
+      privateKeyPem,
       serialNumber,
       notBefore,
       notAfter,
@@ -106,28 +99,28 @@ async function issueLeaf(authority: Authority, req: ServerCertRequest): Promise<
   }
 }
 
-const extensionCache = new WeakMap<Authority, Promise<x509.Extension[]>>();
+const signerCache = new WeakMap<Authority, Promise<LeafSigner>>();
 
 /**
- * The extensions every leaf of `authority` shares, built once: @peculiar/x509's ASN.1 encoding
- * costs ~0.3 ms per extension, a large share of an issuance. The AKI is the root's SKI (computed
- * from the root key if the root has none).
+ * What every leaf of `authority` shares, built once: the issuer name, the signing key and the
+ * fixed extensions (@peculiar/x509's ASN.1 encoding costs ~0.3 ms per extension). The AKI is the
+ * root's SKI (computed from the root key if the root has none). leaf-builder.ts adds the SAN.
  */
-function leafExtensions(authority: Authority): Promise<x509.Extension[]> {
-  let cached = extensionCache.get(authority);
+function leafSigner(authority: Authority): Promise<LeafSigner> {
+  let cached = signerCache.get(authority);
   if (!cached) {
     cached = (async () => {
       const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension);
       const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(authority.caCert.publicKey);
-      return [
+      return leafSignerOf(authority, [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         aki,
-      ];
+      ]);
     })();
-    extensionCache.set(authority, cached);
-    cached.catch(() => extensionCache.delete(authority)); // retry next time rather than cache a failure
+    signerCache.set(authority, cached);
+    cached.catch(() => signerCache.delete(authority)); // retry next time rather than cache a failure
   }
   return cached;
 }
