@@ -7,6 +7,7 @@ import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
 import { CA_DIR, type Authority } from './ca/authority.ts';
 import { issueServerCert, type IssuedCert } from './ca/issue.ts';
+import { createIssuerPool } from './ca/issuer-pool.ts';
 import { openWorkloadCa } from './ca/workload-ca.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
@@ -40,7 +41,7 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Drives certificate rotation and root-rotation checks; tests pass a fake one. */
   clock?: Clock;
-  /** Issues workload certificates; default inline (the worker pool when given). */
+  /** Issues workload certificates; default: a worker-thread pool, so the event loop never stalls. */
   issue?: IssueFn;
 }
 
@@ -133,7 +134,7 @@ export class ControlPlane {
         proxies: () => this.ads.status(),
         clock: this.clock,
         logger: opts.logger,
-        ...(opts.issue && { issue: opts.issue }),
+        issue: opts.issue ?? this.issuerPool(),
         enqueue: (work) => this.enqueue(work),
         pushCertificates: (rotated) => this.pushCertificates(rotated),
         retranslate: () => this.translateAll(this.model),
@@ -289,6 +290,13 @@ export class ControlPlane {
       void this.applyModel(this.model);
     }, CLUSTER_LINGER_MS);
     this.lingerTimer.unref();
+  }
+
+  /** Thousands of certificates due at once are issued off the main thread: pushes never wait on them. */
+  private issuerPool(): IssueFn {
+    const pool = createIssuerPool();
+    this.closers.push(() => pool.close());
+    return (authority, req) => pool.issue(authority, req);
   }
 
   private async xdsCredentials(): Promise<grpc.ServerCredentials> {
