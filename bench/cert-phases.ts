@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadOrCreateAuthority, type Authority } from '../src/ca/authority.ts';
-import { issueWorkloadCert } from '../src/ca/issue.ts';
+import { issueWorkloadCert, leafExtensions } from '../src/ca/issue.ts';
 import { generateKeyPair, pemBlock, privateKeyPem, randomSerialHex } from '../src/ca/key-algorithms.ts';
 import { encodeLeafTbs, generateLeafKey, leafSignerOf, pem, signTbs } from '../src/ca/leaf-builder.ts';
 import { subtle, x509 } from '../src/ca/x509.ts';
@@ -36,22 +36,12 @@ async function phases(names: string[], one: (mark: (name: string) => void) => Pr
   return { ...perCert, total: round(Object.values(totals).reduce((a, b) => a + b, 0) / N) };
 }
 
-async function fixedExtensions(authority: Authority): Promise<x509.Extension[]> {
-  const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension)!;
-  return [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    new x509.AuthorityKeyIdentifierExtension(ski.keyId),
-  ];
-}
-
 const stateDir = mkdtempSync(join(tmpdir(), 'meshplane-bench-'));
 try {
   const results: Record<string, Record<string, number>> = {};
   for (const rootAlg of ['ECDSA_P256', 'RSA_2048'] as const) {
     const { authority } = await loadOrCreateAuthority(join(stateDir, rootAlg), { keyAlgorithm: rootAlg, rootCertTtlSeconds: 87600 * 3600, trustDomain: 'cluster.local' });
-    const extensions = await fixedExtensions(authority);
+    const extensions = await leafExtensions(authority);
     const signer = leafSignerOf(authority, extensions);
     const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - 120_000);
     const notAfter = new Date(notBefore.getTime() + 86_400_000);

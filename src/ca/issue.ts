@@ -103,26 +103,29 @@ const signerCache = new WeakMap<Authority, Promise<LeafSigner>>();
 
 /**
  * What every leaf of `authority` shares, built once: the issuer name, the signing key and the
- * fixed extensions (@peculiar/x509's ASN.1 encoding costs ~0.3 ms per extension). The AKI is the
- * root's SKI (computed from the root key if the root has none). leaf-builder.ts adds the SAN.
+ * fixed extensions (@peculiar/x509's ASN.1 encoding costs ~0.3 ms per extension). leaf-builder.ts
+ * adds the SAN.
  */
 function leafSigner(authority: Authority): Promise<LeafSigner> {
   let cached = signerCache.get(authority);
   if (!cached) {
-    cached = (async () => {
-      const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension);
-      const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(authority.caCert.publicKey);
-      return leafSignerOf(authority, [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        aki,
-      ]);
-    })();
+    cached = leafExtensions(authority).then((extensions) => leafSignerOf(authority, extensions));
     signerCache.set(authority, cached);
     cached.catch(() => signerCache.delete(authority)); // retry next time rather than cache a failure
   }
   return cached;
+}
+
+/** Istio's workload profile: CA:false, digitalSignature + keyEncipherment, server + client auth, the AKI (the signer's SKI, computed if it has none). */
+export async function leafExtensions(authority: Authority): Promise<x509.Extension[]> {
+  const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension);
+  const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(authority.caCert.publicKey);
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+    aki,
+  ];
 }
 
 function wholeSeconds(ms: number): Date {

@@ -7,6 +7,7 @@ import { cleanupTempDirs, tempDir } from './ca-test-helpers.ts';
 import { derTime, derUnsignedInteger, ipAddressBytes, readDer, readDerChildren } from './der.ts';
 import { generateKeyPair, pemBlock, randomSerialHex } from './key-algorithms.ts';
 import { encodeLeafTbs, generateLeafKey, leafSignerOf, pem, signTbs, type LeafFields, type LeafSigner } from './leaf-builder.ts';
+import { leafExtensions } from './issue.ts';
 import { subtle, x509 } from './x509.ts';
 
 const roots = new Map<KeyAlgorithm, Authority>();
@@ -17,17 +18,6 @@ beforeAll(async () => {
   }
 });
 afterAll(cleanupTempDirs);
-
-/** The fixed leaf extensions, as issue.ts builds them. */
-async function fixedExtensions(authority: Authority): Promise<x509.Extension[]> {
-  const ski = authority.caCert.getExtension(x509.SubjectKeyIdentifierExtension)!;
-  return [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-    new x509.AuthorityKeyIdentifierExtension(ski.keyId),
-  ];
-}
 
 /** The certificate @peculiar/x509 makes of the same fields (issue.ts's builder before leaf-builder.ts). */
 async function referenceCert(authority: Authority, extensions: x509.Extension[], f: LeafFields, spki: Uint8Array): Promise<x509.X509Certificate> {
@@ -74,7 +64,7 @@ describe('leaf-builder', () => {
   for (const rootAlg of ['ECDSA_P256', 'RSA_2048'] as const) {
     it.each(cases)(`${rootAlg} root: encodes %s byte for byte as @peculiar/x509 does`, async (_, overrides) => {
       const authority = roots.get(rootAlg)!;
-      const extensions = await fixedExtensions(authority);
+      const extensions = await leafExtensions(authority);
       const signer = leafSignerOf(authority, extensions);
       const fields = workload(overrides);
       const keys = await generateKeyPair('ECDSA_P256');

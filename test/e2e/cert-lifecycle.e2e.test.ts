@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../helpers/clients.ts';
 import type { EnvoyProcess } from '../helpers/envoy-process.ts';
+import { certSerialFor, normalizeSerial } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -158,14 +159,8 @@ async function sdsSecrets(envoy: EnvoyProcess): Promise<Record<string, string>> 
   return out;
 }
 
-async function workloadCertSerial(envoy: EnvoyProcess, serviceAccount: string): Promise<string | undefined> {
-  const leafs = (await envoy.certs()).certificates.flatMap((c) => c.cert_chain ?? []);
-  return leafs.find((l) => l.subject_alt_names.some((san) => san.uri === spiffe(serviceAccount)))?.serial_number;
-}
+const workloadCertSerial = (envoy: EnvoyProcess, serviceAccount: string) => certSerialFor(envoy, spiffe(serviceAccount));
 
-function normalizeSerial(s: string): string {
-  return s.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
-}
 
 /**
  * HTTP requests through the client sidecar, back to back, and one TCP connection through it

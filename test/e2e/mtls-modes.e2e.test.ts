@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.ts';
 import { startEnvoy, type EnvoyProcess } from '../helpers/envoy-process.ts';
+import { certSerialFor, normalizeSerial } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { ADDR, MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -353,11 +354,5 @@ function startTraffic({ tcp }: { tcp: boolean }) {
 }
 
 /** Serial of the SDS workload certificate an Envoy holds (not its bootstrap's xDS client certificate). */
-async function workloadCertSerial(envoy: EnvoyProcess, serviceAccount: string): Promise<string | undefined> {
-  const leafs = (await envoy.certs()).certificates.flatMap((c) => c.cert_chain ?? []);
-  return leafs.find((l) => l.subject_alt_names.some((san) => san.uri === spiffe(serviceAccount)))?.serial_number;
-}
+const workloadCertSerial = (envoy: EnvoyProcess, serviceAccount: string) => certSerialFor(envoy, spiffe(serviceAccount));
 
-function normalizeSerial(s: string): string {
-  return s.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
-}

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, makeTestHierarchy, writeTestHierarchy, type TestHierarchy } from '../../src/ca/ca-test-helpers.ts';
+import { normalizeSerial } from '../helpers/certs.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -48,9 +49,8 @@ describe('a provided intermediate CA', () => {
     expect(secret('ROOTCA').validation_context.trusted_ca.inline_string.trim()).toBe(hierarchy.root.pem.trim());
     // Envoy's own view (/certs details the leaf of a chain, and each CA): the leaf and the provided root.
     const contexts = (await mesh.server.certs()).certificates;
-    const serial = (s: string) => s.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '');
-    expect(contexts.flatMap((c) => c.cert_chain ?? []).map((l) => serial(l.serial_number))).toContain(serial(leaf!.serialNumber));
-    expect(contexts.flatMap((c) => c.ca_cert ?? []).map((c) => serial(c.serial_number))).toContain(serial(root.serialNumber));
+    expect(contexts.flatMap((c) => c.cert_chain ?? []).map((l) => normalizeSerial(l.serial_number))).toContain(normalizeSerial(leaf!.serialNumber));
+    expect(contexts.flatMap((c) => c.ca_cert ?? []).map((c) => normalizeSerial(c.serial_number))).toContain(normalizeSerial(root.serialNumber));
   });
 
   it('`meshplane ca status` data says the CA is the provided one', async () => {
