@@ -23,8 +23,7 @@ import { loadModelDir } from './model/load-model.ts';
 import type { CaSettings, MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
 import { keepRemovedClustersOnce } from './translate/make-before-break.ts';
-import { buildSecrets } from './translate/secrets.ts';
-import { translateProxy, type ProxyResources } from './translate/translate-proxy.ts';
+import { translateProxy, translateSecrets, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
 import type { ResourceSet } from './xds/snapshot.ts';
@@ -276,7 +275,7 @@ export class ControlPlane {
     for (const [node, cert] of rotated) {
       const served = this.served.get(node);
       if (!served) continue;
-      const secrets = buildSecrets({ ...cert, trustBundlePem }).sort((a, b) => (a.name < b.name ? -1 : 1));
+      const secrets = translateSecrets({ ...cert, trustBundlePem });
       served.resources = { ...served.resources, secrets };
       this.setSnapshot(node, served.resources);
     }

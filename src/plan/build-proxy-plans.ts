@@ -20,9 +20,9 @@ export function buildProxyPlans(model: MeshModel): ProxyPlan[] {
 }
 
 /** The plan of one sidecar workload; `undefined` when the node id is unknown or has no sidecar. */
-export function buildProxyPlanFor(model: MeshModel, nodeId: string): ProxyPlan | undefined {
+export function buildProxyPlanFor(model: MeshModel, nodeId: string, index: ModelIndex = indexModel(model)): ProxyPlan | undefined {
   const workload = model.workloads.find((w) => w.sidecar && qualifiedName(w.metadata) === nodeId);
-  return workload && buildProxyPlan(workload, indexModel(model));
+  return workload && buildProxyPlan(workload, index);
 }
 
 export interface ModelIndex {

@@ -2,7 +2,7 @@ import { spiffeId } from '../ca/spiffe.ts';
 import { MeshplaneError } from '../errors.ts';
 import type { AuthzAction, MeshModel, MtlsMode, Workload } from '../model/types.ts';
 import { qualifiedName } from '../model/types.ts';
-import { buildProxyPlanFor, indexModel, resolveServiceRef, serviceEndpoints } from './build-proxy-plans.ts';
+import { buildProxyPlanFor, indexModel, resolveServiceRef, serviceEndpoints, type ModelIndex } from './build-proxy-plans.ts';
 import { evaluateAuthz, type AuthzRequest } from './evaluate-authz.ts';
 import type { InboundPlan } from './proxy-plan.ts';
 import { normalizePath } from './normalize-path.ts';
@@ -88,7 +88,7 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
     };
   }
 
-  const inbound = destinationInbound(model, destId, port.listenPort);
+  const inbound = destinationInbound(model, index, destId, port.listenPort);
   const mtls = { mode: inbound.mtls.mode, scope: inbound.mtls.scope, ...(inbound.mtls.policy && { policy: inbound.mtls.policy }), callerSpeaksMtls, why };
   const policies = inbound.authz?.policies ?? [];
   if (inbound.mtls.mode === 'STRICT' && !callerSpeaksMtls) {
@@ -144,8 +144,8 @@ function describeCaller(model: MeshModel, from: ExplainCaller, service: string, 
   };
 }
 
-function destinationInbound(model: MeshModel, nodeId: string, listenPort: number): InboundPlan {
-  const plan = buildProxyPlanFor(model, nodeId)!;
+function destinationInbound(model: MeshModel, index: ModelIndex, nodeId: string, listenPort: number): InboundPlan {
+  const plan = buildProxyPlanFor(model, nodeId, index)!;
   return plan.inbound.find((p) => p.listenPort === listenPort)!;
 }
 

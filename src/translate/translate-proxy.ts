@@ -28,7 +28,12 @@ export function translateProxy(plan: ProxyPlan, certs: ProxyCertificates): Proxy
     ...plan.outbound.map(buildOutboundListener),
   ];
   const clusters = uniqueByName([...plan.inbound.map(buildLocalCluster), ...plan.outbound.map((o) => buildUpstreamCluster(o.upstream))]);
-  return { listeners: sortByName(listeners), clusters: sortByName(clusters), secrets: sortByName(buildSecrets(certs)) };
+  return { listeners: sortByName(listeners), clusters: sortByName(clusters), secrets: translateSecrets(certs) };
+}
+
+/** The SDS secrets alone, as translateProxy gives them: for a certificate rotation, which changes nothing else. */
+export function translateSecrets(certs: ProxyCertificates): NamedResource[] {
+  return sortByName(buildSecrets(certs));
 }
 
 function sortByName<T extends NamedResource>(items: T[]): T[] {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../helpers/clients.ts';
 import type { EnvoyProcess } from '../helpers/envoy-process.ts';
-import { certSerialFor, normalizeSerial } from '../helpers/certs.ts';
+import { certSerialFor, currentWorkloadRoot, normalizeSerial } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -71,7 +71,7 @@ describe('rotation of 6-second workload certificates under load', () => {
 
 describe('root rotation under load', () => {
   it('rotate-root --reissue: zero failed requests, and at the end no sidecar trusts or presents the old workload root', async () => {
-    const oldRoot = currentWorkloadRoot();
+    const oldRoot = currentWorkloadRoot(mesh.stateDir);
     const load = startLoad();
     const started = Date.now();
     const { stdout } = await promisify(execFile)(process.execPath, [MESHPLANE, 'ca', 'rotate-root', '--state-dir', mesh.stateDir, '--reissue']);
@@ -99,7 +99,7 @@ describe('root rotation under load', () => {
     expect(at('root rotation: phase issue-next')).toBeGreaterThan(at('"phase":"trust-both"'));
     expect(at('root rotation complete')).toBeGreaterThan(at('root rotation: phase issue-next'));
 
-    const newRoot = currentWorkloadRoot();
+    const newRoot = currentWorkloadRoot(mesh.stateDir);
     expect(fingerprint(newRoot)).not.toBe(fingerprint(oldRoot));
     const xdsRoot = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem')));
     for (const envoy of [mesh.client, mesh.server]) {
@@ -140,10 +140,6 @@ async function caStatus(): Promise<CaStatus> {
   return (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/debug/ca`)).json as CaStatus;
 }
 
-function currentWorkloadRoot(): X509Certificate {
-  const { signer } = JSON.parse(readFileSync(join(mesh.stateDir, 'ca/workload-roots.json'), 'utf8')) as { signer: string };
-  return new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/workload-roots', signer, 'root-cert.pem')));
-}
 
 const fingerprint = (c: X509Certificate) => c.fingerprint256.replace(/:/g, '').toLowerCase();
 const pemCerts = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];

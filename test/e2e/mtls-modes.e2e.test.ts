@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.ts';
 import { startEnvoy, type EnvoyProcess } from '../helpers/envoy-process.ts';
-import { certSerialFor, normalizeSerial } from '../helpers/certs.ts';
+import { certSerialFor, currentWorkloadRoot, normalizeSerial } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { ADDR, MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
 
@@ -63,8 +63,7 @@ describe('STRICT', () => {
 
   it('/certs on the server sidecar shows its SPIFFE URI SAN; the CAs are the persisted roots (workload and xDS)', async () => {
     const xdsRoot = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/root-cert.pem')));
-    const { signer } = JSON.parse(readFileSync(join(mesh.stateDir, 'ca/workload-roots.json'), 'utf8')) as { signer: string };
-    const workloadRoot = new X509Certificate(readFileSync(join(mesh.stateDir, 'ca/workload-roots', signer, 'root-cert.pem')));
+    const workloadRoot = currentWorkloadRoot(mesh.stateDir);
     const certs = await mesh.server.certs();
     const leafs = certs.certificates.flatMap((c) => c.cert_chain ?? []);
     const cas = certs.certificates.flatMap((c) => c.ca_cert ?? []);
