@@ -1,15 +1,23 @@
 /**
- * The Aggregated Discovery Service (State of the World) on grpc-js: accepts Envoy ADS streams, routes
- * snapshot updates to the streams of the changed node, and reports per-stream status.
- * Delta ADS is declared so that a delta client gets a clear UNIMPLEMENTED instead of a generic error.
+ * The Aggregated Discovery Service on grpc-js, State of the World and Delta over one snapshot cache:
+ * accepts Envoy ADS streams, routes snapshot updates to the streams of the changed node, and reports
+ * per-stream status.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
-import { adsServiceDefinition, type DiscoveryRequestMessage, type DiscoveryResponseMessage } from './ads-service.ts';
-import { AdsStream, type AdsStreamHost } from './ads-stream.ts';
-import type { ProxyStatus } from './proxy-status.ts';
+import {
+  adsServiceDefinition,
+  type DeltaDiscoveryRequestMessage,
+  type DeltaDiscoveryResponseMessage,
+  type DiscoveryRequestMessage,
+  type DiscoveryResponseMessage,
+} from './ads-service.ts';
+import { AdsStream } from './ads-stream.ts';
+import { DeltaStream } from './delta-stream.ts';
+import type { ProxyConfigView, ProxyStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
+import type { AdsStreamHost, XdsStream } from './xds-stream.ts';
 
 export type { NackStatus, ProxyStatus, TypeStatus } from './proxy-status.ts';
 
@@ -30,7 +38,18 @@ export interface AdsServerOptions {
 /** How long `close()` waits for streams to finish before forcing the server down. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-/** SotW ADS server over a {@link SnapshotCache}. */
+/**
+ * Server pings notice a proxy that vanished without closing its connection (host gone, NAT
+ * dropped), which would otherwise hold its streams forever. Envoy answers pings; it pings us too
+ * (every 30 s, from `meshplane bootstrap`), and grpc-js does not police client pings.
+ */
+export const DEFAULT_GRPC_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+};
+
+/** ADS server (SotW and Delta) over a {@link SnapshotCache}. */
 export class AdsServer {
   readonly cache: SnapshotCache;
   readonly controlPlaneId: string;
@@ -38,9 +57,9 @@ export class AdsServer {
   readonly #log: Logger;
   readonly #server: grpc.Server;
   /** Every open stream, authenticated or not (for shutdown). */
-  readonly #open = new Set<AdsStream>();
+  readonly #open = new Set<XdsStream>();
   /** Authenticated streams by node id: where a node's updates go. */
-  readonly #byNode = new Map<string, Set<AdsStream>>();
+  readonly #byNode = new Map<string, Set<XdsStream>>();
   readonly #unsubscribe: () => void;
   #nextStreamId = 0;
   #pushes = 0;
@@ -54,18 +73,12 @@ export class AdsServer {
     this.controlPlaneId = opts.controlPlaneId;
     this.#authenticate = opts.authenticate;
     this.#log = opts.logger;
-    this.#server = new grpc.Server(opts.grpcOptions);
+    this.#server = new grpc.Server({ ...DEFAULT_GRPC_OPTIONS, ...opts.grpcOptions });
     this.#server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>) => this.#onStream(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<object, object>) => {
-        this.#log.warn({ peer: call.getPeer() }, 'rejected a Delta ADS stream: not implemented');
-        call.emit('error', {
-          code: grpc.status.UNIMPLEMENTED,
-          details:
-            'meshplane does not serve Delta xDS (DeltaAggregatedResources) yet; use State-of-the-World ADS ' +
-            '(ads_config.api_type: GRPC, the default of `meshplane bootstrap`)',
-        });
-      },
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>) =>
+        this.#onStream(call, (id) => new AdsStream(id, call, this.#host, this.#log)),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>) =>
+        this.#onStream(call, (id) => new DeltaStream(id, call, this.#host, this.#log)),
     });
     this.#host = {
       cache: this.cache,
@@ -89,11 +102,16 @@ export class AdsServer {
     return this.#nacks;
   }
 
-  /** Authenticated SotW streams currently connected. */
+  /** Authenticated streams (SotW and Delta) currently connected. */
   get streams(): number {
     let n = 0;
     for (const set of this.#byNode.values()) n += set.size;
     return n;
+  }
+
+  /** Every stream currently open, including those that have not authenticated yet. */
+  get openStreams(): number {
+    return this.#open.size;
   }
 
   /** Binds `address` (`host:port`; port 0 picks a free one) and starts serving; resolves with the bound port. */
@@ -126,35 +144,40 @@ export class AdsServer {
     return this.#closing;
   }
 
-  /** Per connected (authenticated) stream: node, connection time, peer, and per-type sent/ACKed/NACK state. */
+  /** Per connected (authenticated) stream: node, transport, connection time, peer, and per-type sync state. */
   status(): ProxyStatus[] {
-    const out: ProxyStatus[] = [];
-    for (const set of this.#byNode.values()) {
-      for (const stream of set) {
-        const s = stream.status();
-        if (s) out.push(s);
-      }
-    }
-    return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.streamId - b.streamId));
+    return this.clientConfigs().map((v) => v.status);
   }
 
-  #onStream(call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>): void {
+  /** Per connected (authenticated) stream, what CSDS reports: status, node, and the resources sent. */
+  clientConfigs(): ProxyConfigView[] {
+    const out: ProxyConfigView[] = [];
+    for (const set of this.#byNode.values()) {
+      for (const stream of set) {
+        const v = stream.configView();
+        if (v) out.push(v);
+      }
+    }
+    return out.sort((a, b) => (a.status.nodeId < b.status.nodeId ? -1 : a.status.nodeId > b.status.nodeId ? 1 : a.status.streamId - b.status.streamId));
+  }
+
+  #onStream(call: grpc.ServerDuplexStream<any, any>, create: (id: number) => XdsStream): void {
     if (this.#closing) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'meshplane control plane is shutting down' });
       return;
     }
-    const stream = new AdsStream(++this.#nextStreamId, call, this.#host, this.#log);
+    const stream = create(++this.#nextStreamId);
     if (!stream.closed) this.#open.add(stream);
   }
 
-  #attach(stream: AdsStream): void {
+  #attach(stream: XdsStream): void {
     const nodeId = stream.nodeId!;
     let set = this.#byNode.get(nodeId);
     if (!set) this.#byNode.set(nodeId, (set = new Set()));
     set.add(stream);
   }
 
-  #detach(stream: AdsStream): void {
+  #detach(stream: XdsStream): void {
     this.#open.delete(stream);
     const nodeId = stream.nodeId;
     if (nodeId === undefined) return;

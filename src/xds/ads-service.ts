@@ -46,7 +46,35 @@ export interface DiscoveryResponseMessage {
   control_plane: { identifier: string };
 }
 
-const DECODE_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, arrays: true, defaults: false };
+/** A decoded `DeltaDiscoveryRequest` (lists always arrays, the map always an object). */
+export interface DeltaDiscoveryRequestMessage {
+  node?: NodeMessage;
+  type_url?: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: StatusMessage;
+}
+
+/** One `envoy.service.discovery.v3.Resource` of a Delta response; `resource` bytes are copied as they are. */
+export interface DeltaResourceMessage {
+  name: string;
+  version: string;
+  resource: EncodedAny;
+}
+
+/** A `DeltaDiscoveryResponse` as the server writes it. */
+export interface DeltaDiscoveryResponseMessage {
+  system_version_info: string;
+  resources: DeltaResourceMessage[];
+  type_url: string;
+  removed_resources: string[];
+  nonce: string;
+  control_plane: { identifier: string };
+}
+
+const DECODE_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, arrays: true, objects: true, defaults: false };
 
 function codec<T>(typeName: string, encodeWith: 'fromObject' | 'encode'): {
   serialize: (value: T) => Buffer;
@@ -64,13 +92,13 @@ function codec<T>(typeName: string, encodeWith: 'fromObject' | 'encode'): {
 
 /**
  * The AggregatedDiscoveryService definition for `server.addService` / `makeGenericClientConstructor`:
- * `StreamAggregatedResources` (SotW) and `DeltaAggregatedResources` (Delta; plain decoded objects).
+ * `StreamAggregatedResources` (SotW) and `DeltaAggregatedResources` (Delta).
  */
 export function adsServiceDefinition(): grpc.ServiceDefinition {
   const request = codec<DiscoveryRequestMessage>('envoy.service.discovery.v3.DiscoveryRequest', 'fromObject');
   const response = codec<DiscoveryResponseMessage>('envoy.service.discovery.v3.DiscoveryResponse', 'encode');
-  const deltaRequest = codec<object>('envoy.service.discovery.v3.DeltaDiscoveryRequest', 'fromObject');
-  const deltaResponse = codec<object>('envoy.service.discovery.v3.DeltaDiscoveryResponse', 'fromObject');
+  const deltaRequest = codec<DeltaDiscoveryRequestMessage>('envoy.service.discovery.v3.DeltaDiscoveryRequest', 'fromObject');
+  const deltaResponse = codec<DeltaDiscoveryResponseMessage>('envoy.service.discovery.v3.DeltaDiscoveryResponse', 'encode');
   return {
     StreamAggregatedResources: {
       path: `/${ADS_SERVICE}/StreamAggregatedResources`,

@@ -68,12 +68,19 @@ export const EMPTY_SNAPSHOT = new Snapshot(new Map());
  * The subset of `type` named in `names` (in name order) and its version, computed like a type version
  * over just that subset, so a stream subscribed to every resource sees the type's own version.
  */
-export function selectResources(type: TypeSnapshot, names: readonly string[] | '*'): { version: string; resources: SnapshotResource[] } {
-  if (names === '*') return { version: type.version, resources: [...type.resources.values()] };
+export function selectResources(
+  type: TypeSnapshot,
+  names: readonly string[] | '*',
+): { version: string; resources: SnapshotResource[]; names: string[] } {
+  if (names === '*') return { version: type.version, resources: [...type.resources.values()], names: [...type.resources.keys()] };
   const picked: [string, SnapshotResource][] = [];
   for (const name of [...new Set(names)].sort()) {
     const r = type.resources.get(name);
     if (r) picked.push([name, r]);
   }
-  return { version: versionOf(picked.map(([n, r]) => [n, r.hash] as const)), resources: picked.map(([, r]) => r) };
+  return {
+    version: versionOf(picked.map(([n, r]) => [n, r.hash] as const)),
+    resources: picked.map(([, r]) => r),
+    names: picked.map(([n]) => n),
+  };
 }

@@ -1,0 +1,284 @@
+/**
+ * What every ADS stream shares, State of the World or Delta: authentication on the first message,
+ * the node it belongs to, writing with back-pressure (at most one owed response per type, built from
+ * the latest state when the stream drains: latest wins), shutdown, and the status frame.
+ * Subclasses own the per-type protocol state and decide what a response carries.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import type { NodeMessage } from './ads-service.ts';
+import type { NackStatus, ProxyConfigView, ProxyStatus, SentResource, SyncState, TypeStatus } from './proxy-status.ts';
+import type { SnapshotCache } from './snapshot-cache.ts';
+import { sortByPushOrder } from './type-urls.ts';
+
+/** What a stream needs from the server that owns it. */
+export interface AdsStreamHost {
+  readonly cache: SnapshotCache;
+  readonly controlPlaneId: string;
+  authenticate(nodeId: string, metadata: grpc.Metadata, peerCertificate: PeerCertificate | undefined): boolean;
+  /** The stream authenticated as its node: route that node's updates to it. */
+  attach(stream: XdsStream): void;
+  /** The stream is gone (any reason); forget it. Called exactly once. */
+  detach(stream: XdsStream): void;
+  countPush(): void;
+  countNack(): void;
+}
+
+/** The parts of a request every transport carries. */
+export interface RequestBase {
+  node?: NodeMessage;
+  type_url?: string;
+}
+
+/** The ACK/NACK bookkeeping of one type, common to both transports. */
+export interface AckState {
+  nonceSent?: string;
+  versionSent?: string;
+  sentAt?: string;
+  nonceAcked?: string;
+  versionAcked?: string;
+  ackedAt?: string;
+  lastNack?: NackStatus;
+}
+
+/** SYNCED / STALE / NACKED / NOT SENT, as `istioctl proxy-status` reports them. */
+export function syncState(st: AckState, queued: boolean): SyncState {
+  if (st.nonceSent === undefined) return queued ? 'STALE' : 'NOT SENT';
+  if (st.lastNack?.nonce === st.nonceSent) return 'NACKED';
+  return st.nonceAcked === st.nonceSent && !queued ? 'SYNCED' : 'STALE';
+}
+
+/** The ACK/NACK fields of a TypeStatus. */
+export function ackStatus(st: AckState, queued: boolean): Omit<TypeStatus, 'typeUrl' | 'subscribed' | 'resources'> {
+  return {
+    state: syncState(st, queued),
+    versionSent: st.versionSent,
+    nonceSent: st.nonceSent,
+    pendingNonce: st.nonceSent !== undefined && st.nonceSent !== st.nonceAcked && st.lastNack?.nonce !== st.nonceSent ? st.nonceSent : undefined,
+    versionAcked: st.versionAcked,
+    lastNack: st.lastNack && { ...st.lastNack },
+    sentAt: st.sentAt,
+    ackedAt: st.ackedAt,
+  };
+}
+
+type Call<Req, Res> = grpc.ServerDuplexStream<Req, Res>;
+
+/** One ADS stream of either transport. */
+export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unknown> {
+  readonly id: number;
+  readonly peer: string;
+  readonly connectedAt = new Date().toISOString();
+  abstract readonly transport: 'sotw' | 'delta';
+  protected readonly host: AdsStreamHost;
+  protected log: Logger;
+  readonly #call: Call<Req, Res>;
+  #nodeId: string | undefined;
+  #node: NodeMessage | undefined;
+  /** Types owed a response while `call.write` signals back-pressure, with whether it is owed even if unchanged. */
+  readonly #owed = new Map<string, boolean>();
+  #blocked = false;
+  #closed = false;
+  #nonceCounter = 0;
+
+  constructor(id: number, call: Call<Req, Res>, host: AdsStreamHost, logger: Logger) {
+    this.id = id;
+    this.#call = call;
+    this.host = host;
+    this.peer = safePeer(call);
+    this.log = logger.child({ stream: id, peer: this.peer });
+    call.on('data', (req: Req) => this.#onRequest(req));
+    call.on('end', () => this.end('the client half-closed')); // finish our side too
+    call.on('cancelled', () => this.#dispose('cancelled by the client'));
+    call.on('error', (err: Error) => this.#dispose(`stream error: ${err.message}`));
+    call.on('close', () => this.#dispose('closed'));
+  }
+
+  /** The node id from the first request, once authenticated. */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
+  }
+
+  /** The `node` of the first request (later requests may omit it: set_node_on_first_message_only). */
+  get node(): NodeMessage | undefined {
+    return this.#node;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The node's snapshot changed for `changedTypes`: respond on each subscribed one, in push order. */
+  push(changedTypes: readonly string[]): void {
+    for (const typeUrl of sortByPushOrder(changedTypes)) {
+      if (this.hasType(typeUrl)) this.send(typeUrl, false);
+    }
+  }
+
+  /** Ends the stream with status OK (server shutdown); queued writes are flushed first. */
+  end(reason = 'ended by the server'): void {
+    if (this.#closed) return;
+    this.#dispose(reason);
+    this.#call.end();
+  }
+
+  /** This stream's state, or undefined before it authenticated. */
+  status(): ProxyStatus | undefined {
+    if (this.#nodeId === undefined) return undefined;
+    return {
+      nodeId: this.#nodeId,
+      streamId: this.id,
+      transport: this.transport,
+      connectedAt: this.connectedAt,
+      peer: this.peer,
+      queued: this.#owed.size,
+      types: this.typeStatuses(),
+    };
+  }
+
+  /** The stream as CSDS reads it, or undefined before it authenticated. */
+  configView(): ProxyConfigView | undefined {
+    const status = this.status();
+    if (!status) return undefined;
+    return { status, node: this.#node ?? { id: status.nodeId }, sent: (typeUrl) => this.sentResources(typeUrl) };
+  }
+
+  protected abstract handle(req: Req): void;
+  protected abstract hasType(typeUrl: string): boolean;
+  /** The response owed for `typeUrl` now, or undefined if there is nothing to say; records it as sent. */
+  protected abstract buildResponse(typeUrl: string, nonce: string, force: boolean): Res | undefined;
+  /** Called after a response for `typeUrl` went out (e.g. CDS -> EDS warming). */
+  protected afterSend(_typeUrl: string, _response: Res): void {}
+  protected abstract typeStatuses(): TypeStatus[];
+  protected abstract sentResources(typeUrl: string): SentResource[];
+  /** Frees per-type state on close. */
+  protected abstract clear(): void;
+
+  protected isOwed(typeUrl: string): boolean {
+    return this.#owed.has(typeUrl);
+  }
+
+  /**
+   * Respond on `typeUrl` if there is something to say (`force`: even if unchanged). While the stream
+   * is blocked only the fact that a response is owed is kept; it is built from the state at drain time.
+   */
+  protected send(typeUrl: string, force: boolean): void {
+    if (this.#closed) return;
+    if (this.#blocked) {
+      this.#owed.set(typeUrl, force || this.#owed.get(typeUrl) === true);
+      return;
+    }
+    const nonce = String(this.#nonceCounter + 1);
+    const response = this.buildResponse(typeUrl, nonce, force);
+    if (response === undefined) return;
+    this.#nonceCounter++;
+    this.host.countPush();
+    let writable: boolean;
+    try {
+      writable = this.#call.write(response);
+    } catch (err) {
+      this.log.warn({ err }, 'write to xDS stream failed; dropping the stream');
+      this.#dispose('write failed');
+      return;
+    }
+    if (!writable) {
+      this.#blocked = true;
+      this.#call.once('drain', () => this.#drain());
+    }
+    this.afterSend(typeUrl, response);
+  }
+
+  /** Closes the stream with an error status. */
+  protected fail(code: grpc.status, details: string): void {
+    if (this.#closed) return;
+    this.#dispose(details);
+    // grpc-js turns an 'error' event into the call's status and ends it.
+    this.#call.emit('error', { code, details, metadata: new grpc.Metadata() });
+  }
+
+  #onRequest(req: Req): void {
+    if (this.#closed) return;
+    try {
+      if (!this.#checkNode(req)) return;
+      if (!req.type_url) {
+        this.fail(grpc.status.INVALID_ARGUMENT, 'type_url is required on an ADS request');
+        return;
+      }
+      this.handle(req);
+    } catch (err) {
+      this.log.error({ err }, 'failed to handle an xDS request; closing the stream');
+      this.fail(grpc.status.INTERNAL, 'meshplane failed to handle the xDS request; see the control-plane log');
+    }
+  }
+
+  /** Authenticates the first message; later ones may omit the node but must not change it. */
+  #checkNode(req: Req): boolean {
+    if (this.#nodeId !== undefined) {
+      if (req.node?.id && req.node.id !== this.#nodeId) {
+        this.fail(grpc.status.INVALID_ARGUMENT, `node.id changed from "${this.#nodeId}" to "${req.node.id}" on one stream; open a new stream per node`);
+        return false;
+      }
+      return true;
+    }
+    const nodeId = req.node?.id;
+    if (!nodeId) {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'the first request on a stream must carry node.id');
+      return false;
+    }
+    let ok = false;
+    try {
+      ok = this.host.authenticate(nodeId, this.#call.metadata, peerCertificate(this.#call));
+    } catch (err) {
+      this.log.error({ err, nodeId }, 'xDS authentication check failed');
+    }
+    if (!ok) {
+      // Never log the metadata: it carries the token.
+      this.log.warn({ nodeId }, 'xDS stream rejected: authentication failed for node');
+      this.fail(grpc.status.PERMISSION_DENIED, `node "${nodeId}" is not authorized on this control plane (check its xDS token)`);
+      return false;
+    }
+    this.#nodeId = nodeId;
+    this.#node = req.node;
+    this.log = this.log.child({ nodeId });
+    this.host.attach(this);
+    this.log.info({ transport: this.transport }, 'xDS stream connected');
+    return true;
+  }
+
+  #drain(): void {
+    if (this.#closed) return;
+    this.#blocked = false;
+    const owed = new Map(this.#owed);
+    this.#owed.clear();
+    // Still in push order; a write that blocks again parks the rest (see send).
+    for (const typeUrl of sortByPushOrder(owed.keys())) this.send(typeUrl, owed.get(typeUrl)!);
+  }
+
+  #dispose(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#owed.clear();
+    this.clear();
+    this.log.info({ reason }, 'xDS stream closed');
+    this.host.detach(this);
+  }
+}
+
+function safePeer(call: { getPeer(): string }): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The client's TLS certificate, when the stream runs over TLS with one (empty object otherwise in Node). */
+function peerCertificate(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null | undefined }): PeerCertificate | undefined {
+  try {
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    return cert && Object.keys(cert).length > 0 ? cert : undefined;
+  } catch {
+    return undefined;
+  }
+}
