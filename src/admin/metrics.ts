@@ -1,10 +1,14 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ProxyStatus } from '../xds/proxy-status.ts';
+import { shortTypeName } from '../xds/type-urls.ts';
 
 interface AdsCounters {
   pushes: number;
   nacks: number;
-  status(): { nodeId: string }[];
+  status(): ProxyStatus[];
 }
+
+const SYNC_STATES = ['SYNCED', 'STALE', 'NACKED', 'NOT SENT'] as const;
 
 /** What the CA reports: counters since start, the rotation phase, each workload's expiry. */
 export interface CaMetricsSource {
@@ -31,6 +35,37 @@ export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, 
   gauge('meshplane_xds_connected_streams', 'ADS streams currently open', () => ads.status().length);
   gauge('meshplane_xds_pushes', 'DiscoveryResponses sent since start', () => ads.pushes);
   gauge('meshplane_xds_nacks', 'NACKs received since start', () => ads.nacks);
+  new Gauge({
+    name: 'meshplane_xds_connected_proxies',
+    help: 'connected ADS streams by transport (sotw, delta)',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      const streams = ads.status();
+      for (const transport of ['sotw', 'delta']) this.set({ transport }, streams.filter((s) => s.transport === transport).length);
+    },
+  });
+  new Gauge({
+    name: 'meshplane_xds_proxy_sync',
+    help: 'connected proxies per resource type and sync state (SYNCED, STALE, NACKED, NOT SENT), as istioctl proxy-status',
+    labelNames: ['type', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of ads.status()) for (const t of s.types) this.inc({ type: shortTypeName(t.typeUrl), state: t.state });
+      for (const state of SYNC_STATES) for (const type of ['LDS', 'CDS', 'SDS']) this.inc({ type, state }, 0);
+    },
+  });
+  new Gauge({
+    name: 'meshplane_xds_proxy_nacked',
+    help: '1 for each proxy and resource type whose latest response was rejected (NACKed); it keeps its last good config',
+    labelNames: ['node', 'type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of ads.status()) for (const t of s.types) if (t.state === 'NACKED') this.set({ node: s.nodeId, type: shortTypeName(t.typeUrl) }, 1);
+    },
+  });
   gauge('meshplane_snapshots', 'proxies with a snapshot (sidecar workloads in the config)', () => cache.nodeIds().length);
   gauge('meshplane_config_last_load_ok', '1 if the last config change was applied, 0 if it was rejected', () => (lastLoad().ok ? 1 : 0));
   gauge('meshplane_ca_certs_issued_total', 'workload certificates issued since start', () => ca().issued);

@@ -69,7 +69,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
       if (name === '*') st.wildcard = true;
       else {
         st.names.add(name);
-        st.force.add(name);
+        // A reconnecting client names what it holds in initial_resource_versions: only differences go out.
+        if (!(first && st.held.has(name))) st.force.add(name);
         st.toldAbsent.delete(name);
       }
     }

@@ -42,6 +42,19 @@ export const TYPE_URL = {
  */
 export const PUSH_ORDER: readonly string[] = [TYPE_URL.secret, TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route];
 
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  [TYPE_URL.listener]: 'LDS',
+  [TYPE_URL.cluster]: 'CDS',
+  [TYPE_URL.secret]: 'SDS',
+  [TYPE_URL.route]: 'RDS',
+  [TYPE_URL.endpoint]: 'EDS',
+};
+
+/** `LDS`, `CDS`, `SDS`, `RDS`, `EDS` for the types we serve; the message name otherwise. */
+export function shortTypeName(typeUrl: string): string {
+  return SHORT_NAMES[typeUrl] ?? messageNameOf(typeUrl);
+}
+
 /** The protobuf message full name inside a type URL (`type.googleapis.com/a.b.C` -> `a.b.C`). */
 export function messageNameOf(typeUrl: string): string {
   return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
