@@ -37,8 +37,10 @@ interface TypeState extends AckState {
   /** The first request of the type on this stream is answered even when there is nothing to say. */
   firstOwed: boolean;
   initialResourceVersions: number;
-  /** Nonces sent and not yet ACKed or NACKed -> the system version they carried. */
-  readonly outstanding: Map<string, string>;
+  /** Nonces sent and not yet ACKed or NACKed -> the system version and the resource versions they carried. */
+  readonly outstanding: Map<string, { version: string; resources: Map<string, string> }>;
+  /** Resource versions the client NACKed (name -> version): warming never forces them out again. */
+  readonly rejected: Map<string, string>;
 }
 
 /** At most this many unanswered nonces are remembered per type (an Envoy answers every response). */
@@ -109,6 +111,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
     for (const r of resources) st.held.set(r.name, { version: r.version, any: r.resource, sentAt });
     for (const name of removed) {
       st.held.delete(name);
+      st.rejected.delete(name);
       if (st.names.has(name)) st.toldAbsent.add(name);
     }
     st.force.clear();
@@ -116,7 +119,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
     st.versionSent = type.version;
     st.nonceSent = nonce;
     st.sentAt = sentAt;
-    st.outstanding.set(nonce, type.version);
+    st.outstanding.set(nonce, { version: type.version, resources: new Map(resources.map((r) => [r.name, r.version])) });
     if (st.outstanding.size > MAX_OUTSTANDING) st.outstanding.delete(st.outstanding.keys().next().value!);
     this.log.debug({ typeUrl, version: type.version, nonce, resources: resources.length, removed: removed.length }, 'sending DeltaDiscoveryResponse');
     resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -138,7 +141,11 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
     if (typeUrl !== TYPE_URL.cluster || response.resources.length === 0) return;
     const eds = this.#types.get(TYPE_URL.endpoint);
     if (!eds) return;
-    for (const { name } of response.resources) if (eds.wildcard || eds.names.has(name)) eds.force.add(name);
+    const endpoints = (this.host.cache.getSnapshot(this.nodeId!) ?? EMPTY_SNAPSHOT).get(TYPE_URL.endpoint).resources;
+    for (const { name } of response.resources) {
+      const rejected = eds.rejected.get(name);
+      if ((eds.wildcard || eds.names.has(name)) && (rejected === undefined || rejected !== endpoints.get(name)?.hash)) eds.force.add(name);
+    }
     if (eds.force.size > 0) this.send(TYPE_URL.endpoint, false);
   }
 
@@ -182,14 +189,16 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
     st.names.delete(name);
     st.force.delete(name);
     st.toldAbsent.delete(name);
+    st.rejected.delete(name);
     // Still covered by the wildcard: the client dropped it, so it is sent again (xds-protocol.md 1.7).
     st.held.delete(name);
   }
 
   #acknowledge(st: TypeState, req: DeltaDiscoveryRequestMessage): void {
     const nonce = req.response_nonce!;
-    const version = st.outstanding.get(nonce);
-    if (version === undefined) return; // unknown or already answered: nothing to correlate
+    const answered = st.outstanding.get(nonce);
+    if (answered === undefined) return; // unknown or already answered: nothing to correlate
+    const { version } = answered;
     // Every older nonce is superseded by this answer.
     for (const n of [...st.outstanding.keys()]) {
       st.outstanding.delete(n);
@@ -198,9 +207,11 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
     if (req.error_detail) {
       const nack: NackStatus = { version, nonce, message: req.error_detail.message ?? '', at: new Date().toISOString() };
       st.lastNack = nack;
+      for (const [name, v] of answered.resources) st.rejected.set(name, v);
       this.host.countNack();
       this.log.warn({ typeUrl: st.typeUrl, version, nonce, error: nack.message }, 'proxy rejected (NACKed) a Delta xDS response');
     } else {
+      for (const name of answered.resources.keys()) st.rejected.delete(name);
       st.nonceAcked = nonce;
       st.versionAcked = version;
       st.ackedAt = new Date().toISOString();
@@ -219,5 +230,6 @@ function newTypeState(typeUrl: string): TypeState {
     firstOwed: true,
     initialResourceVersions: 0,
     outstanding: new Map(),
+    rejected: new Map(),
   };
 }

@@ -44,7 +44,7 @@ export interface AckState {
 
 /** SYNCED / STALE / NACKED / NOT SENT, as `istioctl proxy-status` reports them. */
 export function syncState(st: AckState, queued: boolean): SyncState {
-  if (st.nonceSent === undefined) return queued ? 'STALE' : 'NOT SENT';
+  if (st.nonceSent === undefined) return 'NOT SENT';
   if (st.lastNack?.nonce === st.nonceSent) return 'NACKED';
   return st.nonceAcked === st.nonceSent && !queued ? 'SYNCED' : 'STALE';
 }
