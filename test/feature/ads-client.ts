@@ -13,6 +13,7 @@ import { AdsServer } from '../../src/xds/ads-server.ts';
 import { adsServiceDefinition, type DiscoveryRequestMessage } from '../../src/xds/ads-service.ts';
 import { SnapshotCache } from '../../src/xds/snapshot-cache.ts';
 import { messageNameOf } from '../../src/xds/type-urls.ts';
+import { DeltaTestStream } from './delta-client.ts';
 
 export const PROBE_TYPE_PREFIX = 'type.googleapis.com/meshplane.test.Probe';
 
@@ -188,15 +189,13 @@ export class AdsHarness {
     return new AdsTestStream((client as any).StreamAggregatedResources(md));
   }
 
-  /** Opens a Delta ADS stream and returns its final status. */
-  delta(node: string): Promise<grpc.StatusObject> {
+  /** Opens a new Delta ADS stream (DeltaAggregatedResources; own channel). */
+  deltaOpen(metadata?: Record<string, string>): DeltaTestStream {
     const client = new AdsClient(`127.0.0.1:${this.port}`, grpc.credentials.createInsecure());
     this.#clients.push(client);
-    const call = (client as any).DeltaAggregatedResources(new grpc.Metadata()) as grpc.ClientDuplexStream<object, object>;
-    call.on('error', () => undefined);
-    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
-    call.write({ node: { id: node }, type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
-    return status;
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(metadata ?? {})) md.set(k, v);
+    return new DeltaTestStream((client as any).DeltaAggregatedResources(md));
   }
 
   async close(): Promise<void> {

@@ -54,17 +54,25 @@ export function endpoints(clusterName: string, port: number): object {
   };
 }
 
+export function route(name: string, cluster: string): object {
+  return {
+    name,
+    virtual_hosts: [{ name: `${name}-vh`, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }],
+  };
+}
+
 type Named = { name?: string; cluster_name?: string };
 
 /** A ResourceSet from lists of resource objects (names taken from the objects). */
-export function resources(sets: { listeners?: object[]; clusters?: object[]; secrets?: object[]; endpoints?: object[] }): ResourceSet {
+export function resources(sets: { listeners?: object[]; clusters?: object[]; secrets?: object[]; endpoints?: object[]; routes?: object[] }): ResourceSet {
   const entries = (list: object[] = []) => list.map((resource) => ({ name: String((resource as Named).name ?? (resource as Named).cluster_name), resource }));
   const m = new Map<string, { name: string; resource: object }[]>();
   if (sets.secrets) m.set(TYPE_URL.secret, entries(sets.secrets));
   if (sets.clusters) m.set(TYPE_URL.cluster, entries(sets.clusters));
   if (sets.endpoints) m.set(TYPE_URL.endpoint, entries(sets.endpoints));
   if (sets.listeners) m.set(TYPE_URL.listener, entries(sets.listeners));
+  if (sets.routes) m.set(TYPE_URL.route, entries(sets.routes));
   return m;
 }
 
-export const { listener: LDS, cluster: CDS, secret: SDS, endpoint: EDS } = TYPE_URL;
+export const { listener: LDS, cluster: CDS, secret: SDS, endpoint: EDS, route: RDS } = TYPE_URL;

@@ -1,5 +1,5 @@
 /**
- * Stream opening: first responses, node handling, argument errors, authentication, Delta.
+ * Stream opening: first responses, node handling, argument errors, authentication (Delta: delta-handshake.test.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -123,14 +123,5 @@ describe('authentication', () => {
     s.send({ node: { id: 'open.a' }, type_url: CDS });
     expect((await s.status).code).toBe(grpc.status.PERMISSION_DENIED);
     expect(s.received).toEqual([]);
-  });
-});
-
-describe('Delta ADS', () => {
-  it('exists and answers UNIMPLEMENTED with a clear message', async () => {
-    const status = await h.delta('open.a');
-    expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(status.details).toMatch(/Delta/);
-    expect(status.details).toMatch(/api_type: GRPC/);
   });
 });
