@@ -46,6 +46,7 @@ describe('loadModelDir', () => {
           serviceAccount: 'backend',
           address: '127.0.0.11',
           sidecar: true,
+          proxyless: false,
           inbound: [{ service: 'backend', port: 'http-api', listenPort: 18080, targetPort: 8080, targetAddress: '127.0.0.1' }],
           outbound: [{ service: 'payments.shop', port: 'http', listenPort: 19001, bind: '127.0.0.1' }],
         },

@@ -109,6 +109,49 @@ describe('Workload', () => {
     });
   });
 
+  describe('proxyless', () => {
+    it('is served like a sidecar, listens on listenPort itself and dials outbounds over xDS (no local listener)', () => {
+      const result = parseTestYaml(`${serviceYaml('echo', 'shop', '[{name: grpc, protocol: GRPC}]')}---
+apiVersion: meshplane.dev/v1alpha1
+kind: Workload
+metadata: {name: echo-1, namespace: shop}
+spec:
+  address: 127.0.0.21
+  proxyless: true
+  inbound: [{service: echo, port: grpc, listenPort: 50051}]
+  outbound: [{service: echo, port: grpc}]
+`);
+      expect(result.violations).toEqual([]);
+      expect(result.model!.workloads[0]).toMatchObject({
+        sidecar: true,
+        proxyless: true,
+        inbound: [{ service: 'echo', port: 'grpc', listenPort: 50051, targetPort: 50051, targetAddress: '127.0.0.21' }],
+        outbound: [{ service: 'echo', port: 'grpc' }],
+      });
+      expect(result.model!.workloads[0]!.outbound[0]).not.toHaveProperty('listenPort');
+    });
+
+    it('cannot be combined with sidecar: false', () => {
+      expect(errorLines(workload(`  address: 127.0.0.21
+  sidecar: false
+  proxyless: true`))).toEqual([
+        'test.yaml:11: spec.sidecar: a proxyless workload is served by the control plane like a sidecar (the app speaks xDS itself); sidecar: false would mean nothing serves it: remove sidecar: false, or remove proxyless: true for a plain workload without a sidecar',
+      ]);
+    });
+
+    it('rejects forwarding, and listeners for outbounds, which it does not have', () => {
+      expect(errorLines(workload(`  address: 127.0.0.21
+  proxyless: true
+  inbound: [{service: backend, port: grpc, listenPort: 50051, targetPort: 9090, targetAddress: 127.0.0.1}]
+  outbound: [{service: payments, port: http, listenPort: 19001, bind: 127.0.0.1}]`)).filter((l) => !l.includes('speaks gRPC only'))).toEqual([
+        "test.yaml:11: spec.inbound[0].targetPort: a proxyless workload's application listens on listenPort 50051 itself (no sidecar forwards to a targetPort): remove targetPort, or set it to 50051",
+        "test.yaml:11: spec.inbound[0].targetAddress: a proxyless workload's application listens on its address 127.0.0.21 itself: remove targetAddress, or set it to 127.0.0.21",
+        'test.yaml:11: spec.outbound[0].listenPort: a proxyless workload has no sidecar listening for it: the application dials xds:///<port>.<service>.<namespace> itself; remove listenPort',
+        'test.yaml:11: spec.outbound[0].bind: a proxyless workload has no sidecar listening for it: the application dials xds:///<port>.<service>.<namespace> itself; remove bind',
+      ]);
+    });
+  });
+
   it('validates metadata: name, namespace, labels, annotations, creationTimestamp', () => {
     const ok = workload('  address: 127.0.0.11', `
   name: backend-1

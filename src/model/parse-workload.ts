@@ -1,6 +1,7 @@
 /**
- * `kind: Workload` spec: identity (serviceAccount), address, sidecar flag, and the explicit
- * inbound and outbound ports. References to Services are checked later (validate-references).
+ * `kind: Workload` spec: identity (serviceAccount), address, sidecar and proxyless flags, and the
+ * explicit inbound and outbound ports. References to Services are checked later
+ * (validate-references); what proxyless workloads can and cannot do, in validate-proxyless.
  */
 import type { InboundPort, Metadata, OutboundPort, Source, Workload } from './types.ts';
 import { dnsLabelProblem, isDnsSubdomain, isIPv4 } from './formats.ts';
@@ -28,6 +29,7 @@ export function parseWorkload(spec: unknown, base: { source: Source; metadata: M
     serviceAccount: 'default',
     address: '',
     sidecar: true,
+    proxyless: false,
     inbound: [],
     outbound: [],
   };
@@ -36,7 +38,7 @@ export function parseWorkload(spec: unknown, base: { source: Source; metadata: M
     issues.error('spec', 'a Workload needs a spec: add spec: {address: 127.0.0.11, inbound: [...]}');
     return result;
   }
-  const f = ObjectFields.read(issues, spec, 'spec', ['serviceAccount', 'address', 'sidecar', 'inbound', 'outbound'] as const, {
+  const f = ObjectFields.read(issues, spec, 'spec', ['serviceAccount', 'address', 'sidecar', 'proxyless', 'inbound', 'outbound'] as const, {
     hints: SPEC_HINTS,
   });
   if (!f) return result;
@@ -58,6 +60,14 @@ export function parseWorkload(spec: unknown, base: { source: Source; metadata: M
     workload.address = address;
   }
   workload.sidecar = f.boolean('sidecar') ?? true;
+  workload.proxyless = f.boolean('proxyless') ?? false;
+  if (workload.proxyless && !workload.sidecar) {
+    f.error(
+      'sidecar',
+      'a proxyless workload is served by the control plane like a sidecar (the app speaks xDS itself); sidecar: false would mean nothing serves it: remove sidecar: false, or remove proxyless: true for a plain workload without a sidecar',
+    );
+    workload.sidecar = true; // report the proxyless rules below, not the sidecar-less ones as well
+  }
 
   const inbound: InboundPort[] = [];
   for (const item of f.list('inbound') ?? []) {
@@ -75,7 +85,7 @@ export function parseWorkload(spec: unknown, base: { source: Source; metadata: M
   }
   const outbound: OutboundPort[] = [];
   for (const item of outboundItems) {
-    const port = parseOutbound(issues, item.value, item.path);
+    const port = parseOutbound(issues, item.value, item.path, workload.proxyless);
     if (port) {
       outbound.push(port);
       result.outboundPaths.push(item.path);
@@ -102,7 +112,7 @@ function parseInbound(issues: Issues, value: unknown, path: string, workload: Wo
   const listenPort = f.integer('listenPort', {
     ...PORT_RANGE,
     required: true,
-    hint: workload.sidecar ? 'set the port the sidecar listens on for peers' : 'set the port the application listens on',
+    hint: workload.sidecar && !workload.proxyless ? 'set the port the sidecar listens on for peers' : 'set the port the application listens on',
   });
   let targetPort = f.integer('targetPort', PORT_RANGE);
   let targetAddress = f.string('targetAddress');
@@ -110,7 +120,23 @@ function parseInbound(issues: Issues, value: unknown, path: string, workload: Wo
     f.error('targetAddress', `${JSON.stringify(targetAddress)} is not an IPv4 address: use a literal such as 127.0.0.1`);
   }
 
-  if (workload.sidecar) {
+  if (workload.proxyless) {
+    // The app binds address:listenPort itself (XdsServer); nothing forwards.
+    if (targetPort !== undefined && listenPort !== undefined && targetPort !== listenPort) {
+      f.error(
+        'targetPort',
+        `a proxyless workload's application listens on listenPort ${listenPort} itself (no sidecar forwards to a targetPort): remove targetPort, or set it to ${listenPort}`,
+      );
+    }
+    if (targetAddress !== undefined && workload.address !== '' && targetAddress !== workload.address) {
+      f.error(
+        'targetAddress',
+        `a proxyless workload's application listens on its address ${workload.address} itself: remove targetAddress, or set it to ${workload.address}`,
+      );
+    }
+    targetPort ??= listenPort;
+    targetAddress = workload.address;
+  } else if (workload.sidecar) {
     if (targetPort === undefined && !f.has('targetPort')) {
       f.missing('targetPort', 'set the port the application listens on; the sidecar forwards listenPort to targetAddress:targetPort');
     }
@@ -141,7 +167,7 @@ function parseInbound(issues: Issues, value: unknown, path: string, workload: Wo
   return { service, port, listenPort, targetPort, targetAddress };
 }
 
-function parseOutbound(issues: Issues, value: unknown, path: string): OutboundPort | undefined {
+function parseOutbound(issues: Issues, value: unknown, path: string, proxyless: boolean): OutboundPort | undefined {
   const f = ObjectFields.read(issues, value, path, ['service', 'port', 'listenPort', 'bind'] as const, {
     hints: { protocol: PROTOCOL_HINT, address: 'the sidecar listens for the application on "bind" (default 127.0.0.1); use bind' },
   });
@@ -154,6 +180,15 @@ function parseOutbound(issues: Issues, value: unknown, path: string): OutboundPo
     }
   }
   const port = readPortName(f, 'port', false);
+  if (proxyless) {
+    // No local listener: the app dials xds:///<port>.<service>.<namespace> and gets the endpoints over xDS.
+    for (const key of ['listenPort', 'bind'] as const) {
+      if (f.has(key)) {
+        f.error(key, `a proxyless workload has no sidecar listening for it: the application dials xds:///<port>.<service>.<namespace> itself; remove ${key}`);
+      }
+    }
+    return service === undefined ? undefined : { service, ...(port !== undefined && { port }) };
+  }
   const listenPort = f.integer('listenPort', {
     ...PORT_RANGE,
     required: true,

@@ -75,9 +75,9 @@ export interface Service {
 export interface InboundPort {
   service: string; // a Service name in the workload's namespace
   port: string; // a port name of that Service
-  /** Where peers reach this workload: the sidecar's port (sidecar: true) or the app's own port. */
+  /** Where peers reach this workload: the sidecar's port (sidecar: true) or the app's own port (no sidecar, proxyless). */
   listenPort: number;
-  /** Where the sidecar forwards to; the port that policies name. Equals listenPort for sidecar-less workloads. */
+  /** Where the sidecar forwards to; the port that policies name. Equals listenPort without a sidecar and for proxyless workloads. */
   targetPort: number;
   targetAddress: string; // default 127.0.0.1
 }
@@ -87,8 +87,10 @@ export interface OutboundPort {
   service: string;
   /** Service port name; optional for an ExternalService (it has one port). */
   port?: string;
-  listenPort: number;
-  bind: string; // default 127.0.0.1
+  /** Where the sidecar listens for the app. Absent for proxyless workloads: the app dials `xds:///` itself. */
+  listenPort?: number;
+  /** Default 127.0.0.1; absent for proxyless workloads. */
+  bind?: string;
 }
 
 export interface Workload {
@@ -97,7 +99,14 @@ export interface Workload {
   metadata: Metadata;
   serviceAccount: string; // default `default`
   address: string;
-  sidecar: boolean; // default true
+  /** Served over xDS by the control plane (an Envoy sidecar, or the app itself when proxyless). Default true. */
+  sidecar: boolean;
+  /**
+   * `spec.proxyless: true`: a gRPC app that speaks xDS itself (grpc-js-xds, grpc-go xds), as in
+   * Istio's proxyless gRPC. No Envoy, so no mesh mTLS and no workload certificate: it sends and
+   * receives plaintext, and enforces AuthorizationPolicy in its own RBAC filter. Implies sidecar.
+   */
+  proxyless: boolean;
   inbound: readonly InboundPort[];
   outbound: readonly OutboundPort[];
 }

@@ -1,7 +1,8 @@
 /**
  * Checks across documents: exactly one Mesh, unique names, inbound/outbound references to
- * Services and their ports, listener address:port clashes, PeerAuthentication placement and
- * what AuthorizationPolicies select (validate-authorization-policies).
+ * Services and their ports, listener address:port clashes, PeerAuthentication placement,
+ * what AuthorizationPolicies select (validate-authorization-policies) and what proxyless
+ * workloads can do (validate-proxyless).
  */
 import type { Violation } from '../errors.ts';
 import type { AuthorizationPolicy, ExternalService, Mesh, PeerAuthentication, Service, Workload } from './types.ts';
@@ -9,6 +10,7 @@ import { qualifiedName } from './types.ts';
 import { suggest } from './did-you-mean.ts';
 import { DEFAULT_ROOT_NAMESPACE } from './parse-mesh.ts';
 import { validateAuthorizationPolicies } from './validate-authorization-policies.ts';
+import { validateProxyless } from './validate-proxyless.ts';
 
 export interface Located<T> {
   /** As violations name it: `file.yaml` or `file.yaml#2`. */
@@ -179,6 +181,7 @@ export function validateReferences(set: ResourceSet): Violation[] {
   validateListeners(set.workloads, error);
   validatePeerAuthentications(set.peerAuthentications, set.workloads, rootNamespace, warning);
   validateAuthorizationPolicies(set.authorizationPolicies, set.workloads, set.services, rootNamespace, warning);
+  validateProxyless(set, rootNamespace, error, warning);
   return out;
 }
 
@@ -188,7 +191,15 @@ interface Socket {
   owner: string;
   file: string;
   path: string;
+  /**
+   * A proxyless gRPC server: grpc-js-xds binds the port on every address, whatever address its
+   * Listener names (server.ts: `tcpServer.listen(port)`), so on one host it clashes with any
+   * loopback listener on that port.
+   */
+  everyLoopback?: boolean;
 }
+
+const isLoopback = (address: string) => address.startsWith('127.');
 
 /** Two listeners on one address:port (0.0.0.0 overlaps every address) cannot both bind. */
 function validateListeners(workloads: readonly LocatedWorkload[], error: (file: string, path: string, message: string) => void): void {
@@ -201,20 +212,28 @@ function validateListeners(workloads: readonly LocatedWorkload[], error: (file: 
   };
   for (const w of workloads) {
     const owner = `Workload ${qualifiedName(w.value.metadata)}`;
+    const everyLoopback = w.value.proxyless && isLoopback(w.value.address);
     w.value.inbound.forEach((p, i) =>
-      add({ address: w.value.address, port: p.listenPort, owner, file: w.file, path: `${w.inboundPaths[i]!}.listenPort` }),
+      add({ address: w.value.address, port: p.listenPort, owner, file: w.file, path: `${w.inboundPaths[i]!}.listenPort`, everyLoopback }),
     );
-    w.value.outbound.forEach((p, i) =>
-      add({ address: p.bind, port: p.listenPort, owner, file: w.file, path: `${w.outboundPaths[i]!}.listenPort` }),
-    );
+    w.value.outbound.forEach((p, i) => {
+      if (p.bind === undefined || p.listenPort === undefined) return; // proxyless: nothing listens
+      add({ address: p.bind, port: p.listenPort, owner, file: w.file, path: `${w.outboundPaths[i]!}.listenPort` });
+    });
   }
+  const overlap = (a: Socket, b: Socket) =>
+    a.address === b.address ||
+    a.address === '0.0.0.0' ||
+    b.address === '0.0.0.0' ||
+    ((a.everyLoopback === true || b.everyLoopback === true) && isLoopback(a.address) && isLoopback(b.address));
   for (const sockets of byPort.values()) {
     for (const s of sockets) {
-      const others = sockets.filter((o) => o !== s && (o.address === s.address || o.address === '0.0.0.0' || s.address === '0.0.0.0'));
+      const others = sockets.filter((o) => o !== s && overlap(o, s));
       if (others.length === 0) continue;
       const shown = others.slice(0, 3).map((o) => `${o.owner} ${o.path} (${o.file}, ${o.address}:${o.port})`);
       const names = others.length > shown.length ? `${shown.join('; ')} and ${others.length - shown.length} more` : shown.join('; ');
-      error(s.file, s.path, `${s.address}:${s.port} is also listened on by ${names}: give each listener its own address:port`);
+      const why = s.everyLoopback || others.some((o) => o.everyLoopback) ? ' (a proxyless gRPC server binds its port on every address)' : '';
+      error(s.file, s.path, `${s.address}:${s.port} is also listened on by ${names}${why}: give each listener its own address:port`);
     }
   }
 }

@@ -8,20 +8,20 @@ import { buildAuthzPlan } from './build-authz.ts';
 import { compareStrings, mtlsForPort, resolveMtls, type ResolvedMtls } from './resolve-mtls.ts';
 
 /**
- * One plan per workload with `sidecar: true`, sorted by node id. The model is already validated,
- * so a dangling reference here is a bug and throws.
+ * One plan per workload with an Envoy sidecar (`sidecar: true`, not proxyless), sorted by node id.
+ * The model is already validated, so a dangling reference here is a bug and throws.
  */
 export function buildProxyPlans(model: MeshModel): ProxyPlan[] {
   const index = indexModel(model);
   return model.workloads
-    .filter((w) => w.sidecar)
+    .filter(hasEnvoy)
     .map((w) => buildProxyPlan(w, index))
     .sort((a, b) => compareStrings(a.nodeId, b.nodeId));
 }
 
-/** The plan of one sidecar workload; `undefined` when the node id is unknown or has no sidecar. */
+/** The plan of one sidecar workload; `undefined` when the node id is unknown or has no Envoy sidecar. */
 export function buildProxyPlanFor(model: MeshModel, nodeId: string, index: ModelIndex = indexModel(model)): ProxyPlan | undefined {
-  const workload = model.workloads.find((w) => w.sidecar && qualifiedName(w.metadata) === nodeId);
+  const workload = model.workloads.find((w) => hasEnvoy(w) && qualifiedName(w.metadata) === nodeId);
   return workload && buildProxyPlan(workload, index);
 }
 
@@ -34,6 +34,9 @@ export interface ModelIndex {
   /** `service|portName` -> the workloads serving it and their inbound port. */
   servers: Map<string, { workload: Workload; port: Workload['inbound'][number] }[]>;
 }
+
+/** An Envoy sidecar: served over xDS, and not by the app itself. */
+export const hasEnvoy = (w: Workload) => w.sidecar && !w.proxyless;
 
 const serverKey = (service: string, portName: string) => `${service}|${portName}`;
 
@@ -85,7 +88,8 @@ function buildProxyPlan(workload: Workload, index: ModelIndex): ProxyPlan {
   });
   const outbound: OutboundPlan[] = workload.outbound.map((out) => {
     const upstream = buildUpstream(out, workload, index);
-    return { bindAddress: out.bind, listenPort: out.listenPort, protocol: upstream.protocol, upstream };
+    // An Envoy workload's outbound always has both (parseWorkload defaults bind).
+    return { bindAddress: out.bind!, listenPort: out.listenPort!, protocol: upstream.protocol, upstream };
   });
   return {
     nodeId: qualifiedName(metadata),
@@ -135,13 +139,15 @@ function buildExternalUpstream(name: string, s: ExternalService): ExternalUpstre
 
 /**
  * Every workload serving `service`/`portName`, reached on its listenPort. The upstream TLS is
- * decided per endpoint, like Istio's auto mTLS: mesh mTLS when the endpoint has a sidecar and its
- * effective mode on that targetPort is not DISABLE; plaintext otherwise.
+ * decided per endpoint, like Istio's auto mTLS: mesh mTLS when the endpoint has an Envoy sidecar
+ * and its effective mode on that targetPort is not DISABLE; plaintext otherwise (no sidecar, or
+ * a proxyless gRPC app, which has no certificate).
  */
 export function serviceEndpoints(index: ModelIndex, service: string, portName: string): EndpointPlan[] {
   const endpoints = (index.servers.get(serverKey(service, portName)) ?? []).map(({ workload: w, port }): EndpointPlan => {
     const base = { workload: qualifiedName(w.metadata), address: w.address, port: port.listenPort };
     if (!w.sidecar) return { ...base, tls: 'PLAINTEXT', reason: 'no sidecar' };
+    if (w.proxyless) return { ...base, tls: 'PLAINTEXT', reason: 'proxyless gRPC, plaintext' };
     const { mode } = mtlsForPort(index.mtlsByWorkload.get(base.workload)!, port.targetPort);
     return mode === 'DISABLE'
       ? { ...base, tls: 'PLAINTEXT', reason: `sidecar, DISABLE on port ${port.targetPort}`, peerMode: mode }
@@ -150,7 +156,7 @@ export function serviceEndpoints(index: ModelIndex, service: string, portName: s
   return endpoints.sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
 }
 
-function servicePort(index: ModelIndex, service: string, portName: string) {
+export function servicePort(index: ModelIndex, service: string, portName: string) {
   const port = index.services.get(service)?.ports.find((p) => p.name === portName);
   if (!port) throw new Error(`invariant: validated model has no port ${portName} on service ${service}`);
   return port;

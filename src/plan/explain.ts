@@ -2,7 +2,8 @@ import { spiffeId } from '../ca/spiffe.ts';
 import { MeshplaneError } from '../errors.ts';
 import type { AuthzAction, MeshModel, MtlsMode, Workload } from '../model/types.ts';
 import { qualifiedName } from '../model/types.ts';
-import { buildProxyPlanFor, indexModel, resolveServiceRef, serviceEndpoints, type ModelIndex } from './build-proxy-plans.ts';
+import { buildProxyPlanFor, hasEnvoy, indexModel, resolveServiceRef, serviceEndpoints, type ModelIndex } from './build-proxy-plans.ts';
+import { buildProxylessPlanFor } from './build-proxyless-plans.ts';
 import { evaluateAuthz, type AuthzRequest } from './evaluate-authz.ts';
 import type { InboundPlan } from './proxy-plan.ts';
 import { normalizePath } from './normalize-path.ts';
@@ -23,8 +24,9 @@ export interface ExplainQuery {
 }
 
 export interface Explanation {
-  from: { workload?: string; sidecar: boolean; identity?: string; sourceIp: string };
-  to: { workload: string; sidecar: boolean; service: string; portName: string; protocol: string; targetPort: number; listen: string };
+  /** `sidecar`: an Envoy sidecar; `proxyless`: a gRPC app that speaks xDS itself (plaintext, no identity). */
+  from: { workload?: string; sidecar: boolean; proxyless?: true; identity?: string; sourceIp: string };
+  to: { workload: string; sidecar: boolean; proxyless?: true; service: string; portName: string; protocol: string; targetPort: number; listen: string };
   mtls: { mode: MtlsMode | 'NONE'; scope?: string; policy?: string; callerSpeaksMtls: boolean; why: string };
   request?: { method: string; path: string; headers: Readonly<Record<string, string>> };
   decision: 'ALLOW' | 'DENY';
@@ -54,11 +56,13 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
   const caller = describeCaller(model, query.from, service, port.port, notes);
   const endpoint = serviceEndpoints(index, service, port.port).find((e) => e.workload === destId)!;
   const callerSpeaksMtls = caller.sidecar && caller.viaSidecar && endpoint.tls === 'MESH_MTLS';
-  const why = !caller.sidecar
-    ? 'the caller has no sidecar: plaintext'
-    : !caller.viaSidecar
-      ? 'the caller has no outbound for this service port: its app would connect directly, in plaintext'
-      : `auto mTLS: ${endpoint.reason}`;
+  const why = caller.proxyless
+    ? 'the caller is a proxyless gRPC app: plaintext, no identity'
+    : !caller.sidecar
+      ? 'the caller has no sidecar: plaintext'
+      : !caller.viaSidecar
+        ? 'the caller has no outbound for this service port: its app would connect directly, in plaintext'
+        : `auto mTLS: ${endpoint.reason}`;
 
   const http = protocol !== 'TCP';
   const request: AuthzRequest = {
@@ -69,8 +73,14 @@ export function explain(model: MeshModel, query: ExplainQuery): Explanation {
   if (!http && (query.method || query.path || query.headers)) notes.push(`port ${port.targetPort} is TCP: --method, --path and --header do not apply`);
 
   const base = {
-    from: { ...(caller.workload && { workload: caller.workload }), sidecar: caller.sidecar, ...(caller.identity && { identity: caller.identity }), sourceIp: caller.sourceIp },
-    to: { workload: query.to, sidecar: dest.sidecar, service, portName: port.port, protocol, targetPort: port.targetPort, listen: `${dest.address}:${port.listenPort}` },
+    from: {
+      ...(caller.workload && { workload: caller.workload }),
+      sidecar: caller.sidecar,
+      ...(caller.proxyless && { proxyless: true as const }),
+      ...(caller.identity && { identity: caller.identity }),
+      sourceIp: caller.sourceIp,
+    },
+    to: { workload: query.to, sidecar: hasEnvoy(dest), ...(dest.proxyless && { proxyless: true as const }), service, portName: port.port, protocol, targetPort: port.targetPort, listen: `${dest.address}:${port.listenPort}` },
     ...(request.http && { request: request.http }),
   };
 
@@ -122,7 +132,9 @@ function httpRequest(query: ExplainQuery, notes: string[]) {
 
 interface Caller {
   workload?: string;
+  /** An Envoy sidecar, which speaks mesh mTLS. */
   sidecar: boolean;
+  proxyless?: boolean;
   /** Whether the call goes through the caller's sidecar (an outbound to this service port). */
   viaSidecar: boolean;
   identity?: string;
@@ -137,15 +149,17 @@ function describeCaller(model: MeshModel, from: ExplainCaller, service: string, 
   if (w.sidecar && !viaSidecar) notes.push(`${from.workload} has no outbound for ${service}:${portName}; shown as a direct plaintext call from its address`);
   return {
     workload: from.workload,
-    sidecar: w.sidecar,
+    sidecar: hasEnvoy(w),
+    proxyless: w.proxyless,
     viaSidecar,
-    ...(w.sidecar && { identity: spiffeId(model.mesh.trustDomain, ns, w.serviceAccount) }),
+    ...(hasEnvoy(w) && { identity: spiffeId(model.mesh.trustDomain, ns, w.serviceAccount) }),
     sourceIp: w.address,
   };
 }
 
-function destinationInbound(model: MeshModel, index: ModelIndex, nodeId: string, listenPort: number): InboundPlan {
-  const plan = buildProxyPlanFor(model, nodeId, index)!;
+/** The destination's mode and authorization on one port, from the plan its sidecar (or proxyless app) is given. */
+function destinationInbound(model: MeshModel, index: ModelIndex, nodeId: string, listenPort: number): Pick<InboundPlan, 'mtls' | 'authz'> {
+  const plan = buildProxyPlanFor(model, nodeId, index) ?? buildProxylessPlanFor(model, nodeId, index)!;
   return plan.inbound.find((p) => p.listenPort === listenPort)!;
 }
 

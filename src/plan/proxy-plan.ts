@@ -77,3 +77,49 @@ export interface ExternalUpstreamPlan {
   port: number;
   tls: { mode: 'DISABLE' } | { mode: 'SIMPLE'; sni?: string; caCertificates?: string };
 }
+
+/**
+ * What one proxyless gRPC workload needs (`spec.proxyless: true`, as Istio's proxyless gRPC):
+ * the app is its own xDS client, so nothing listens on its behalf and it gets no certificate;
+ * it sends and receives plaintext. The translator turns this into gRPC's xDS resources.
+ */
+export interface ProxylessPlan {
+  /** The app's xDS node.id: `<workload>.<namespace>`, as for a sidecar. */
+  nodeId: string;
+  workload: { name: string; namespace: string; serviceAccount: string };
+  inbound: readonly ProxylessInboundPlan[];
+  outbound: readonly ProxylessOutboundPlan[];
+}
+
+/** A port the app serves itself, with an xDS-enabled server bound to listenAddress:listenPort. */
+export interface ProxylessInboundPlan {
+  service: string; // `name.namespace`
+  portName: string;
+  protocol: Protocol;
+  listenAddress: string;
+  listenPort: number;
+  /** As PeerAuthentication resolves it; never STRICT (a validation error): the app serves plaintext. */
+  mtls: EffectiveMtls;
+  /**
+   * What the app's RBAC filter enforces: AUDIT filters and dry-run rules are left out (grpc-js-xds
+   * has no LOG action and no shadow rules), said in `notes`. Absent when no policy selects it.
+   */
+  authz?: AuthzPlan;
+}
+
+/** A Service port the app dials as `xds:///<portName>.<service>` (names.ts grpcTarget). */
+export interface ProxylessOutboundPlan {
+  service: string; // `name.namespace`
+  portName: string;
+  protocol: Protocol;
+  /** Where the app connects, in plaintext: a proxyless server's own port, or a sidecar's listenPort. */
+  endpoints: readonly ProxylessEndpointPlan[];
+  /** Endpoints left out because they refuse plaintext (STRICT sidecars); absent when none. */
+  excluded?: readonly (ProxylessEndpointPlan & { reason: string })[];
+}
+
+export interface ProxylessEndpointPlan {
+  workload: string; // `name.namespace`
+  address: string;
+  port: number;
+}

@@ -16,6 +16,24 @@ export const localClusterName = (address: string, port: number) => `local:${addr
 export const serviceClusterName = (service: string, portName: string) => `outbound:${service}:${portName}`;
 export const externalClusterName = (service: string) => `external:${service}`;
 
+/**
+ * Proxyless gRPC (Istio's "proxyless gRPC"; grpc-js-xds as the reference client). The app dials
+ * `xds:///<portName>.<service>.<namespace>` (e.g. `xds:///grpc.echo.shop`) and its xDS client asks
+ * for an API Listener of exactly that name (bootstrap client listener template `%s`); its RDS
+ * RouteConfiguration carries the same name. Not Istio's `host:port`: meshplane's Service ports
+ * have names, not numbers, and the target is also the HTTP/2 authority, which grpc-js parses as
+ * a URL (`http2.connect('http://' + authority)`, grpc-js transport.js), so `echo.shop:grpc`
+ * fails with "Invalid URL". Port, service and namespace are DNS labels: the name is a hostname.
+ * An xDS-enabled server bound to `<ip>:<port>` asks for the bootstrap's
+ * server_listener_resource_name_template with `%s` = `<ip>:<port>`.
+ */
+export const grpcTarget = (service: string, portName: string) => `${portName}.${service}`;
+export const grpcRouteName = grpcTarget;
+export const GRPC_SERVER_LISTENER_TEMPLATE = 'meshplane.dev/grpc/lds/inbound/%s';
+export const grpcServerListenerName = (address: string, port: number) => GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', `${address}:${port}`);
+/** grpc-js NACKs an HCM with two HTTP filters of one name, so each RBAC action gets its own. */
+export const grpcRbacFilterName = (action: AuthzAction) => `${FILTER.httpRbac}.${action.toLowerCase()}`;
+
 /** Dots and colons would split the stat name into tags in /stats/prometheus, so they become `_`. */
 const statSafe = (address: string) => address.replace(/[.:]/g, '_');
 export const inboundStatPrefix = (address: string, port: number) => `inbound_${statSafe(address)}_${port}`;

@@ -11,11 +11,21 @@ export interface NamedResource {
   [field: string]: unknown;
 }
 
+/** A ClusterLoadAssignment: named by `cluster_name`, and it has no `name` field to carry one. */
+export interface LoadAssignment {
+  cluster_name: string;
+  [field: string]: unknown;
+}
+
 /** Everything one proxy receives, each list sorted by name. */
 export interface ProxyResources {
   listeners: NamedResource[];
   clusters: NamedResource[];
   secrets: NamedResource[];
+  /** RDS RouteConfigurations; Envoy sidecars get theirs inline, proxyless gRPC apps over RDS. */
+  routes?: NamedResource[];
+  /** EDS ClusterLoadAssignments, for EDS clusters (proxyless gRPC apps). */
+  endpoints?: LoadAssignment[];
 }
 
 /**
