@@ -18,13 +18,18 @@ import { CertificateLifecycle } from './certificate-lifecycle.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
+import { runPlugins } from './extend/run-plugins.ts';
+import type { TranslatorPlugin } from './extend/translator-plugin.ts';
 import { splitHostPort } from './host-port.ts';
 import { loadModelDir } from './model/load-model.ts';
-import type { CaSettings, MeshModel } from './model/types.ts';
+import { qualifiedName, type CaSettings, type MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
+import { buildProxylessPlans } from './plan/build-proxyless-plans.ts';
+import { translateProxyless } from './translate/grpc-proxyless.ts';
 import { keepRemovedClustersOnce } from './translate/make-before-break.ts';
 import { translateProxy, translateSecrets, type ProxyResources } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
+import { CsdsServer } from './xds/csds-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
 import type { ResourceSet } from './xds/snapshot.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
@@ -35,6 +40,8 @@ export interface ControlPlaneOptions {
   stateDir: string;
   xdsAddress: string;
   adminAddress: string;
+  /** CSDS (ClientStatusDiscoveryService) gRPC listen address; plaintext, keep it on loopback. Default 127.0.0.1:15010; port 0 picks one. */
+  csdsAddress?: string;
   /** Plaintext xDS without tokens or client certificates. Debugging only: private keys then cross the wire in clear. */
   insecureXds: boolean;
   logger: Logger;
@@ -42,6 +49,8 @@ export interface ControlPlaneOptions {
   clock?: Clock;
   /** Issues workload certificates; default: a worker-thread pool, so the event loop never stalls. */
   issue?: IssueFn;
+  /** Run in order on each proxy's translated resources, before they are versioned and pushed. */
+  plugins?: TranslatorPlugin[];
 }
 
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
@@ -71,6 +80,7 @@ export class ControlPlane {
   private metrics!: Metrics;
   xdsPort = 0;
   adminPort = 0;
+  csdsPort = 0;
 
   private constructor(private readonly opts: ControlPlaneOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -161,6 +171,9 @@ export class ControlPlane {
     });
     this.adminPort = admin.port;
     this.closers.push(() => admin.close());
+    const csds = new CsdsServer(() => this.ads.clientConfigs());
+    this.closers.push(() => csds.close());
+    this.csdsPort = await csds.listen(opts.csdsAddress ?? '127.0.0.1:15010');
 
     const reload = createDebouncer(() => this.reload(), { quietMs: 100, maxMs: 1000 });
     const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
@@ -236,11 +249,13 @@ export class ControlPlane {
     const plans = buildProxyPlans(model);
     const certs = await this.lifecycle.ensureAll(new Map(plans.map((p) => [p.nodeId, p.spiffeId])));
     const trustBundlePem = this.lifecycle.trustBundlePem();
+    const labels = new Map(model.workloads.map((w) => [qualifiedName(w.metadata), w.metadata.labels]));
     plans.forEach((plan, i) => {
       const cert = certs[i]!;
       try {
         if (cert.status === 'rejected') throw cert.reason;
-        const translated = translateProxy(plan, { ...cert.value, trustBundlePem });
+        const translated = this.withPlugins(translateProxy(plan, { ...cert.value, trustBundlePem }), plan.nodeId, plan.workload, labels);
+        if (!translated) return; // fail-closed plugin error: this proxy keeps its last good config
         const previous = this.served.get(plan.nodeId);
         const next = keepRemovedClustersOnce(translated, previous?.resources, previous?.lingering ?? new Set());
         this.setSnapshot(plan.nodeId, next.resources);
@@ -251,14 +266,48 @@ export class ControlPlane {
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
       }
     });
-    const live = new Set(plans.map((p) => p.nodeId));
+    // Proxyless gRPC apps get no certificate (no SDS) and no lingering clusters: gRPC asks for
+    // exactly the clusters its routes name, so a kept-over cluster would never be requested.
+    const proxyless = buildProxylessPlans(model);
+    for (const plan of proxyless) {
+      try {
+        const resources = translateProxyless(plan);
+        this.setSnapshot(plan.nodeId, resources);
+        this.served.set(plan.nodeId, { resources, lingering: new Set() });
+      } catch (err) {
+        this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxyless app keeps its last good config');
+      }
+    }
+    const live = new Set([...plans, ...proxyless].map((p) => p.nodeId));
     for (const node of this.cache.nodeIds()) {
       if (live.has(node)) continue;
       // A removed workload loses its snapshot, its certificate and its key with it.
       this.cache.removeSnapshot(node);
       this.served.delete(node);
     }
-    this.lifecycle.retain(live);
+    this.lifecycle.retain(new Set(plans.map((p) => p.nodeId))); // only Envoys hold certificates
+  }
+
+  /** The plugins' version of one proxy's resources, or undefined when a fail-closed plugin failed (logged). */
+  private withPlugins(
+    resources: ProxyResources,
+    nodeId: string,
+    workload: { name: string; namespace: string },
+    labels: ReadonlyMap<string, Readonly<Record<string, string>>>,
+  ): ProxyResources | undefined {
+    const plugins = this.opts.plugins ?? [];
+    if (plugins.length === 0) return resources;
+    // A copy of the labels: plugins cannot reach into the model.
+    const context = { nodeId, workload: { name: workload.name, namespace: workload.namespace, labels: { ...labels.get(nodeId) } } };
+    const run = runPlugins(plugins, resources, context);
+    if (!run.ok) {
+      // The plugin's own error goes in `err` (its stack); pino would repeat its message after ours.
+      this.opts.logger.error({ err: run.error.cause, node: nodeId, plugin: run.plugin }, `${run.error.message}; this proxy keeps its last good config`);
+      return undefined;
+    }
+    for (const s of run.skipped) this.opts.logger.warn({ err: s.error.cause, node: nodeId, plugin: s.plugin }, `${s.error.message}; its changes are skipped (onError: skip-plugin)`);
+    if (run.touched.length > 0) this.opts.logger.debug({ node: nodeId, touched: run.touched }, 'resources changed by plugins');
+    return run.resources;
   }
 
   private setSnapshot(nodeId: string, resources: ProxyResources): void {
@@ -350,11 +399,14 @@ export class ControlPlane {
 }
 
 export function toResourceSet(r: ProxyResources): ResourceSet {
-  const entries = (list: { name: string }[]) => list.map((resource) => ({ name: resource.name, resource }));
-  return new Map([
+  const entries = (list: { name: string }[]): { name: string; resource: object }[] => list.map((resource) => ({ name: resource.name, resource }));
+  return new Map<string, { name: string; resource: object }[]>([
     [TYPE_URL.secret, entries(r.secrets)],
     [TYPE_URL.cluster, entries(r.clusters)],
     [TYPE_URL.listener, entries(r.listeners)],
+    // Only nodes that use RDS/EDS (proxyless gRPC) have these; Envoy snapshots stay as they were.
+    ...(r.routes ? [[TYPE_URL.route, entries(r.routes)] as const] : []),
+    ...(r.endpoints ? [[TYPE_URL.endpoint, r.endpoints.map((resource) => ({ name: resource.cluster_name, resource }))] as const] : []),
   ]);
 }
 

@@ -2,6 +2,7 @@ import { MeshplaneError } from '../errors.ts';
 
 export const DEFAULT_XDS_ADDRESS = '127.0.0.1:15012';
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:15014';
+export const DEFAULT_CSDS_ADDRESS = '127.0.0.1:15010';
 
 export type ArgValues = Record<string, string | boolean | undefined>;
 

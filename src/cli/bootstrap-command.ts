@@ -9,6 +9,7 @@ import { splitHostPort } from '../host-port.ts';
 import { loadModelDir } from '../model/load-model.ts';
 import { qualifiedName, type MeshModel, type Workload } from '../model/types.ts';
 import { buildBootstrap } from '../translate/bootstrap.ts';
+import { buildGrpcBootstrap } from '../translate/grpc-bootstrap.ts';
 import { DEFAULT_XDS_ADDRESS, required } from './args.ts';
 
 /** Prints a complete Envoy bootstrap for one sidecar workload. */
@@ -30,8 +31,12 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
     throw new MeshplaneError('USAGE', `workload ${ref} not found in ${configDir}; sidecar workloads: ${known.join(', ') || 'none'}`);
   }
   if (!workload.sidecar) throw new MeshplaneError('USAGE', `workload ${ref} has sidecar: false; it gets no Envoy`);
+  if (values.format !== undefined && values.format !== 'envoy' && values.format !== 'grpc') {
+    throw new MeshplaneError('USAGE', `--format "${String(values.format)}" must be envoy (an Envoy bootstrap, the default) or grpc (a proxyless gRPC xDS bootstrap)`);
+  }
+  if (workload.proxyless || values.format === 'grpc') return grpcBootstrapCommand(values, ref, workload, xds, insecure);
 
-  const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort });
+  const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort, delta: values.delta === true });
   const text =
     `# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n` +
     (insecure ? '' : "# It holds this workload's xDS client key and token: keep it as private as a key (mode 0600).\n") +
@@ -50,8 +55,8 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
  * The bootstrap YAML for one sidecar workload. With a state dir the xDS channel is TLS pinned to
  * the mesh root plus this workload's token; without one it is plaintext (`--insecure-xds`).
  */
-export async function renderBootstrap(o: { model: MeshModel; workload: Workload; stateDir: string | undefined; xds: { host: string; port: number }; adminPort: number }): Promise<string> {
-  const { model, workload, stateDir, xds, adminPort } = o;
+export async function renderBootstrap(o: { model: MeshModel; workload: Workload; stateDir: string | undefined; xds: { host: string; port: number }; adminPort: number; delta?: boolean }): Promise<string> {
+  const { model, workload, stateDir, xds, adminPort, delta } = o;
   const nodeId = qualifiedName(workload.metadata);
   let xdsTls = null;
   if (stateDir !== undefined) {
@@ -78,7 +83,43 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
     xdsHost: xds.host,
     xdsPort: xds.port,
     adminPort,
+    delta,
     xdsTls,
   });
   return stringify(bootstrap, { lineWidth: 0 });
+}
+
+/**
+ * `--format grpc`: the xDS bootstrap JSON of a proxyless gRPC workload (GRPC_XDS_BOOTSTRAP file,
+ * or the text in GRPC_XDS_BOOTSTRAP_CONFIG). Plaintext xDS only, hence `--insecure-xds`: see
+ * translate/grpc-bootstrap.ts for why grpc-js-xds cannot meet meshplane's secure xDS.
+ */
+function grpcBootstrapCommand(values: Record<string, string | boolean | undefined>, ref: string, workload: Workload, xds: { host: string; port: number }, insecure: boolean): number {
+  if (!workload.proxyless) {
+    throw new MeshplaneError('USAGE', `workload ${ref} has an Envoy sidecar: --format grpc is for proxyless workloads (spec.proxyless: true); drop --format grpc`);
+  }
+  if (values.format !== 'grpc') {
+    throw new MeshplaneError('USAGE', `workload ${ref} is proxyless (spec.proxyless: true): its app is the xDS client and needs a gRPC bootstrap, not an Envoy one: add --format grpc`);
+  }
+  if (!insecure) {
+    throw new MeshplaneError(
+      'USAGE',
+      `workload ${ref} is proxyless, and gRPC's xDS client (grpc-js-xds 1.14) supports only channel_creds "insecure" and "google_default": it cannot send meshplane's xDS token or present an xDS client certificate. Run \`meshplane serve --insecure-xds\` (debugging or a trusted network only) and add --insecure-xds here`,
+    );
+  }
+  const bootstrap = buildGrpcBootstrap({
+    nodeId: qualifiedName(workload.metadata),
+    nodeCluster: `${workload.metadata.namespace}/${workload.serviceAccount}`,
+    xdsHost: xds.host,
+    xdsPort: xds.port,
+  });
+  const text = `${JSON.stringify(bootstrap, null, 2)}\n`; // JSON has no comments: no header here
+  const output = values.output;
+  if (typeof output === 'string' && output !== '') {
+    writeFileSync(output, text, { mode: 0o600 });
+    chmodSync(output, 0o600);
+  } else {
+    process.stdout.write(text);
+  }
+  return 0;
 }

@@ -5,6 +5,7 @@ import { startHttpApp, startTcpEcho, type SampleApp } from '../../examples/local
 import { ControlPlane } from '../control-plane.ts';
 import { loadModelDir } from '../model/load-model.ts';
 import { qualifiedName } from '../model/types.ts';
+import { hasEnvoy } from '../plan/build-proxy-plans.ts';
 import { optional, type ArgValues } from './args.ts';
 import { renderBootstrap } from './bootstrap-command.ts';
 import { envoyBinary, projectRoot, spawnLocalEnvoy } from './local-envoy.ts';
@@ -44,7 +45,7 @@ export async function demoCommand(values: ArgValues): Promise<number> {
     cleanups.push(() => cp.stop());
 
     const { model } = await loadModelDir(CONFIG_DIR);
-    const sidecars = model!.workloads.filter((w) => w.sidecar);
+    const sidecars = model!.workloads.filter(hasEnvoy); // proxyless apps are their own xDS client
     const envoys = await Promise.all(
       sidecars.map(async (workload, i) => {
         const adminPort = FIRST_ENVOY_ADMIN_PORT + i;

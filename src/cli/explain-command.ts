@@ -58,12 +58,12 @@ function parseHeaders(raw: ExplainArgs[string]): Record<string, string> | undefi
 
 export function formatExplanation(e: Explanation): string {
   const from = e.from.workload
-    ? `${e.from.workload} (${e.from.sidecar ? `sidecar, ${e.from.identity}` : 'no sidecar'}, source ${e.from.sourceIp})`
+    ? `${e.from.workload} (${e.from.sidecar ? `sidecar, ${e.from.identity}` : e.from.proxyless ? 'proxyless gRPC, no identity' : 'no sidecar'}, source ${e.from.sourceIp})`
     : `plaintext caller at ${e.from.sourceIp} (no sidecar, no identity)`;
-  const to = `${e.to.workload} port ${e.to.targetPort} (${e.to.service}:${e.to.portName}, ${e.to.protocol}; ${e.to.sidecar ? 'sidecar' : 'app'} at ${e.to.listen})`;
+  const to = `${e.to.workload} port ${e.to.targetPort} (${e.to.service}:${e.to.portName}, ${e.to.protocol}; ${e.to.sidecar ? 'sidecar' : e.to.proxyless ? 'proxyless gRPC app' : 'app'} at ${e.to.listen})`;
   const mode = e.mtls.mode === 'NONE' ? 'none (no sidecar)' : `${e.mtls.mode} on port ${e.to.targetPort} (${e.mtls.policy ? `${e.mtls.scope} policy ${e.mtls.policy}` : 'default: no PeerAuthentication'})`;
   const decided =
-    e.decidedBy.stage === 'authorization' ? `  [Envoy RBAC policy ${e.decidedBy.envoyPolicy}]` : '';
+    e.decidedBy.stage === 'authorization' ? `  [${e.to.proxyless ? 'gRPC' : 'Envoy'} RBAC policy ${e.decidedBy.envoyPolicy}]` : '';
   const lines: [string, string][] = [
     ['from', from],
     ['to', to],

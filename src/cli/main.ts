@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatViolation, MeshplaneError } from '../errors.ts';
-import { DEFAULT_ADMIN_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
+import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
 import { bootstrapCommand } from './bootstrap-command.ts';
 import { caStatusCommand, rotateRootCommand } from './ca-command.ts';
 import { demoCommand } from './demo-command.ts';
@@ -22,10 +22,13 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
       'state-dir': str('where the CA root and token key live (created if missing)'),
       'xds-address': str(`ADS gRPC listen address (default ${DEFAULT_XDS_ADDRESS})`),
       'admin-address': str(`admin HTTP listen address (default ${DEFAULT_ADMIN_ADDRESS})`),
+      'csds-address': str(`CSDS gRPC listen address, plaintext: keep it on loopback (default ${DEFAULT_CSDS_ADDRESS})`),
       'insecure-xds': flag('plaintext, unauthenticated xDS: debugging only'),
       'log-level': str('trace|debug|info|warn|error (default info)'),
+      plugin: { ...str('ES module whose default export is a TranslatorPlugin or an array of them (repeatable; run in order)'), multiple: true },
     },
-    run: (v) => serveCommand(v),
+    // parseArgs gives a string[] for the repeatable --plugin.
+    run: (v) => serveCommand(v, (v as { plugin?: string[] }).plugin),
   },
   validate: {
     summary: 'check a config directory; prints `file: path: message` lines, exit 1 on errors',
@@ -37,11 +40,13 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
     options: {
       config: str('directory of YAML documents'),
       'state-dir': str('the state dir of the control plane (same as serve)'),
-      workload: str('NAMESPACE/NAME of a Workload with sidecar: true'),
+      workload: str('NAMESPACE/NAME of a Workload with a sidecar (or proxyless, with --format grpc)'),
       'xds-address': str(`where the control plane serves ADS (default ${DEFAULT_XDS_ADDRESS})`),
       'admin-port': str('Envoy admin port on 127.0.0.1 (default 15000)'),
       output: str('write to this file (mode 0600) instead of stdout'),
       'insecure-xds': flag('plaintext xDS without token (must match serve --insecure-xds)'),
+      delta: flag('incremental xDS (Delta ADS, api_type DELTA_GRPC) instead of State of the World'),
+      format: str('envoy (default: Envoy bootstrap YAML) or grpc (proxyless gRPC xDS bootstrap JSON; needs --insecure-xds)'),
     },
     run: (v) => bootstrapCommand(v),
   },

@@ -1,17 +1,23 @@
 import { pino } from 'pino';
 import { ControlPlane } from '../control-plane.ts';
-import { DEFAULT_ADMIN_ADDRESS, DEFAULT_XDS_ADDRESS, optional, required, type ArgValues } from './args.ts';
+import { loadPlugins } from '../extend/load-plugins.ts';
+import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS, optional, required, type ArgValues } from './args.ts';
 
 /** Runs until SIGINT/SIGTERM; a clean stop closes the ADS streams so the Envoys reconnect later. */
-export async function serveCommand(values: ArgValues): Promise<number> {
+export async function serveCommand(values: ArgValues, pluginFiles: readonly string[] = []): Promise<number> {
   const logger = pino({ level: optional(values, 'log-level', 'info'), base: undefined });
+  // Before anything listens: a bad plugin module is a startup error, not a half-started server.
+  const plugins = await loadPlugins(pluginFiles);
+  if (plugins.length > 0) logger.info({ plugins: plugins.map((p) => p.name) }, 'translator plugins loaded');
   const cp = await ControlPlane.start({
     configDir: required(values, 'config'),
     stateDir: required(values, 'state-dir'),
     xdsAddress: optional(values, 'xds-address', DEFAULT_XDS_ADDRESS),
     adminAddress: optional(values, 'admin-address', DEFAULT_ADMIN_ADDRESS),
+    csdsAddress: optional(values, 'csds-address', DEFAULT_CSDS_ADDRESS),
     insecureXds: values['insecure-xds'] === true,
     logger,
+    plugins,
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -1,5 +1,6 @@
 import { formatViolation } from '../errors.ts';
 import { loadModelDir } from '../model/load-model.ts';
+import { hasEnvoy } from '../plan/build-proxy-plans.ts';
 import { required } from './args.ts';
 
 /** Prints every violation as `file: path: message`; exit 1 when any is an error. */
@@ -12,7 +13,8 @@ export async function validateCommand(values: Record<string, string | boolean | 
     console.error(`${dir}: ${errors} error${errors === 1 ? '' : 's'}`);
     return 1;
   }
-  const sidecars = model.workloads.filter((w) => w.sidecar).length;
-  console.log(`${dir}: ok (${model.services.length} services, ${model.workloads.length} workloads, ${sidecars} with sidecars, ${model.peerAuthentications.length} PeerAuthentications, ${model.authorizationPolicies.length} AuthorizationPolicies)`);
+  const sidecars = model.workloads.filter(hasEnvoy).length;
+  const proxyless = model.workloads.filter((w) => w.proxyless).length;
+  console.log(`${dir}: ok (${model.services.length} services, ${model.workloads.length} workloads, ${sidecars} with sidecars, ${proxyless > 0 ? `${proxyless} proxyless, ` : ''}${model.peerAuthentications.length} PeerAuthentications, ${model.authorizationPolicies.length} AuthorizationPolicies)`);
   return 0;
 }

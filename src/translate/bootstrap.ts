@@ -14,6 +14,8 @@ export interface BootstrapOptions {
   xdsHost: string;
   xdsPort: number;
   adminPort: number;
+  /** Incremental xDS (DeltaAggregatedResources) instead of State of the World; CDS/LDS/SDS follow the ADS stream. */
+  delta?: boolean;
   /** null = plaintext xDS (`--insecure-xds`, debugging only). */
   xdsTls: {
     trustedCaPem: string;
@@ -33,7 +35,7 @@ export function buildBootstrap(o: BootstrapOptions) {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
     dynamic_resources: {
       ads_config: {
-        api_type: 'GRPC',
+        api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
         grpc_services: [

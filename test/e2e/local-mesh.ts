@@ -40,7 +40,7 @@ export interface LocalMesh {
   close(): Promise<void>;
 }
 
-const PORT_NAMES = ['xds', 'cpAdmin', 'serverHttp', 'serverTcp', 'appHttp', 'appTcp', 'legacyHttp', 'clientOutHttp', 'clientOutTcp', 'clientOutLegacy', 'clientAdmin', 'serverAdmin', 'spareAdmin', 'intruderOutHttp', 'intruderOutTcp', 'intruderAdmin'] as const;
+const PORT_NAMES = ['xds', 'cpAdmin', 'serverHttp', 'serverTcp', 'appHttp', 'appTcp', 'legacyHttp', 'clientOutHttp', 'clientOutTcp', 'clientOutLegacy', 'clientAdmin', 'serverAdmin', 'spareAdmin', 'intruderOutHttp', 'intruderOutTcp', 'intruderAdmin', 'csds'] as const;
 type PortName = (typeof PORT_NAMES)[number];
 
 export interface LocalMeshOptions {
@@ -48,6 +48,10 @@ export interface LocalMeshOptions {
   intruder?: boolean;
   /** Mesh `spec.ca` as YAML flow, e.g. `{workloadCertTTL: 6s}`. */
   meshCa?: string;
+  /** Every bootstrap made with `--delta`: the Envoys speak Delta ADS. */
+  delta?: boolean;
+  /** Plugin module files, each passed to `meshplane serve --plugin`. */
+  plugins?: string[];
 }
 
 const intruderWorkload = (p: Record<PortName, number>) => `---
@@ -143,14 +147,20 @@ export async function startLocalMesh(initialMode: Mode, options: LocalMeshOption
   const startControlPlane = () =>
     startNodeProcess({
       name: 'meshplane serve',
-      args: [MESHPLANE, 'serve', '--config', configDir, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${ports.xds}`, '--admin-address', `127.0.0.1:${ports.cpAdmin}`],
+      args: [
+        MESHPLANE, 'serve', '--config', configDir, '--state-dir', stateDir, '--xds-address', `127.0.0.1:${ports.xds}`, '--admin-address', `127.0.0.1:${ports.cpAdmin}`,
+        // CSDS defaults to a fixed port: parallel test files would collide on it.
+        '--csds-address', `127.0.0.1:${ports.csds}`,
+        ...(options.plugins ?? []).flatMap((file) => ['--plugin', file]),
+      ],
       readyLine: /meshplane serving/,
       logFile: join(dir, 'meshplane.log'),
       timeoutMs: 30_000,
     });
   const bootstrap = async (workload: string, extra: string[] = []) => {
     const { stdout } = await promisify(execFile)(process.execPath, [
-      MESHPLANE, 'bootstrap', '--config', configDir, '--state-dir', stateDir, '--workload', workload, '--xds-address', `127.0.0.1:${ports.xds}`, ...extra,
+      MESHPLANE, 'bootstrap', '--config', configDir, '--state-dir', stateDir, '--workload', workload, '--xds-address', `127.0.0.1:${ports.xds}`,
+      ...(options.delta ? ['--delta'] : []), ...extra,
     ]);
     return stdout;
   };

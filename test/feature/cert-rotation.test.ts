@@ -54,6 +54,7 @@ async function start(workloads: string) {
     stateDir: join(dir, 'state'),
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
+    csdsAddress: '127.0.0.1:0',
     insecureXds: true,
     logger: pino({ level: 'silent' }),
     clock,

@@ -85,6 +85,22 @@ describe('meshplane bootstrap', () => {
     expect(check.code).toBe(0);
   });
 
+  it('--delta asks for Delta ADS (DELTA_GRPC), CDS/LDS ride the ADS stream, and Envoy 1.40 accepts it; SotW otherwise', async () => {
+    const args = ['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', 'shop/frontend-1', '--admin-port', '15997'];
+    const [sotw, delta] = [await run(args), await run([...args, '--delta'])];
+    expect(delta.code).toBe(0);
+    expect(parse(sotw.stdout).dynamic_resources.ads_config.api_type).toBe('GRPC');
+    const dyn = parse(delta.stdout).dynamic_resources;
+    expect(dyn.ads_config).toMatchObject({ api_type: 'DELTA_GRPC', transport_api_version: 'V3' });
+    // With `ads: {}` the child sources (and SDS through them) follow the ADS stream's api_type.
+    expect(dyn.cds_config).toEqual({ ads: {}, resource_api_version: 'V3' });
+    expect(dyn.lds_config).toEqual({ ads: {}, resource_api_version: 'V3' });
+    const file = join(work, 'frontend-delta.yaml');
+    writeFileSync(file, delta.stdout);
+    const check = await run(['--mode', 'validate', '-c', file, '--log-level', 'error'], envoyBinary());
+    expect(check.stdout + check.stderr).toContain('OK');
+  });
+
   it('--output writes the bootstrap with mode 0600', async () => {
     const file = join(work, 'backend.bootstrap.yaml');
     writeFileSync(file, 'old', { mode: 0o644 });
