@@ -23,8 +23,8 @@ interface TypeState extends AckState {
   names: string[];
   /** The client has sent a non-empty resource_names for this type: empty now means "nothing". */
   explicit: boolean;
-  /** What the latest response carried (shared encoded bytes), for CSDS. */
-  sent: SentResource[];
+  /** What the latest response carried (shared encoded bytes) with each resource's content hash, for CSDS. */
+  sent: (SentResource & { hash: string })[];
 }
 
 /** One SotW ADS stream, driven by its requests and by snapshot updates of its node. */
@@ -73,7 +73,12 @@ export class AdsStream extends XdsStream<DiscoveryRequestMessage, DiscoveryRespo
     st.versionSent = version;
     st.nonceSent = nonce;
     st.sentAt = new Date().toISOString();
-    st.sent = resources.map((r, i) => ({ name: names[i]!, version: r.hash, any: r.any, sentAt: st.sentAt! }));
+    // Like Envoy's config_dump: a resource keeps the version (and time) of the response that last changed it.
+    const before = new Map(st.sent.map((r) => [r.name, r]));
+    st.sent = resources.map((r, i) => {
+      const kept = before.get(names[i]!);
+      return kept?.hash === r.hash ? kept : { name: names[i]!, hash: r.hash, version, any: r.any, sentAt: st.sentAt! };
+    });
     this.log.debug({ typeUrl, version, nonce, resources: resources.length }, 'sending DiscoveryResponse');
     return {
       version_info: version,
@@ -105,7 +110,7 @@ export class AdsStream extends XdsStream<DiscoveryRequestMessage, DiscoveryRespo
   }
 
   protected sentResources(typeUrl: string): SentResource[] {
-    return [...(this.#types.get(typeUrl)?.sent ?? [])];
+    return (this.#types.get(typeUrl)?.sent ?? []).map(({ hash: _, ...r }) => r);
   }
 
   protected clear(): void {

@@ -65,10 +65,13 @@ export interface ProxyStatus {
 /** One resource as last sent to a proxy (for CSDS): the bytes are the shared encoded Any. */
 export interface SentResource {
   name: string;
-  /** Its content hash (Delta: the per-resource version). */
+  /**
+   * The version Envoy's config_dump shows for it: Delta, the per-resource version (its content hash);
+   * SotW, the version_info of the response that last changed it.
+   */
   version: string;
   any: EncodedAny;
-  /** ISO 8601 time it was sent. */
+  /** ISO 8601 time it was sent (SotW: the response that last changed it). */
   sentAt: string;
 }
 

@@ -1,8 +1,10 @@
 /** Probes shared by the e2e files: steady traffic, the control plane's admin views, an impostor Envoy. */
 import { execFile } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
+import { csdsServiceDefinition, type ClientStatusRequestMessage, type ClientStatusResponseMessage } from '../../src/xds/csds-service.ts';
 import type { ProxyStatus } from '../../src/xds/proxy-status.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { httpGet, type HttpGetResult } from '../helpers/clients.ts';
@@ -27,6 +29,25 @@ export async function metricsText(mesh: LocalMesh): Promise<string> {
 export async function statusCli(mesh: LocalMesh): Promise<string[]> {
   const { stdout } = await promisify(execFile)(process.execPath, [MESHPLANE, 'status', '--admin-address', `127.0.0.1:${mesh.ports.cpAdmin}`]);
   return stdout.trim().split('\n');
+}
+
+/**
+ * CSDS FetchClientStatus as any gRPC tool would call it; the raw response bytes go to `raw` (to
+ * search them for what must never be there).
+ */
+export async function fetchClientStatus(address: string, request: ClientStatusRequestMessage, raw: Buffer[] = []): Promise<ClientStatusResponseMessage> {
+  const definition = csdsServiceDefinition();
+  const fetch = definition.FetchClientStatus!;
+  const keepRaw = { ...fetch, responseDeserialize: (bytes: Buffer) => (raw.push(bytes), fetch.responseDeserialize(bytes)) };
+  const Client = grpc.makeGenericClientConstructor({ ...definition, FetchClientStatus: keepRaw }, 'ClientStatusDiscoveryService');
+  const client = new Client(address, grpc.credentials.createInsecure());
+  try {
+    return await new Promise((resolve, reject) =>
+      (client as any).FetchClientStatus(request, (err: Error | null, res: ClientStatusResponseMessage) => (err ? reject(err) : resolve(res))),
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { expectHttpFails, httpGet, tcpEchoRoundTrip } from '../helpers/clients.t
 import type { EnvoyProcess } from '../helpers/envoy-process.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { ADDR, MESHPLANE, TRUST_DOMAIN, startLocalMesh, type LocalMesh } from './local-mesh.ts';
-import { expectNoResources, startTraffic } from './mesh-probes.ts';
+import { expectNoResources, fetchClientStatus, startTraffic } from './mesh-probes.ts';
 
 /**
  * The foundation, end to end: real Envoys from `meshplane bootstrap`, `meshplane serve` as a child
@@ -292,6 +292,30 @@ export function mtlsModeScenarios(transport: Transport): () => LocalMesh {
       for (const node of ['client-1.shop', 'server-1.shop']) {
         expect(rows.find((r) => r.startsWith(node))).toMatch(new RegExp(`^${node.replace('.', '\\.')}\\s+${xds}\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+[0-9a-f]{16}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-$`));
       }
+    });
+
+    it("CSDS answers what each proxy was sent: the names and versions Envoy's own config_dump shows, all SYNCED, no private key", async () => {
+      const raw: Buffer[] = [];
+      const { config } = await fetchClientStatus(`127.0.0.1:${mesh.ports.csds}`, { node_matchers: [{ node_id: { exact: 'client-1.shop' } }] }, raw);
+      expect(config.map((c) => c.node.id)).toEqual(['client-1.shop']);
+      const entries = config[0]!.generic_xds_configs;
+      type Dumped = { name?: string; version_info: string; active_state?: { version_info: string; listener: { name: string } }; cluster?: { name: string } };
+      const envoyVersions = new Map<string, string>();
+      for (const c of (await mesh.client.configDump<{ configs: Dumped[] }>('dynamic_listeners')).configs) {
+        if (c.active_state) envoyVersions.set(`Listener/${c.name}`, c.active_state.version_info);
+      }
+      for (const c of (await mesh.client.configDump<{ configs: Dumped[] }>('dynamic_active_clusters')).configs) envoyVersions.set(`Cluster/${c.cluster!.name}`, c.version_info);
+      const served = new Map(
+        entries
+          .filter((e) => /\.(Listener|Cluster)$/.test(e.type_url))
+          .map((e) => [`${e.type_url.split('.').pop()}/${e.name}`, e.version_info]),
+      );
+      expect(served).toEqual(envoyVersions);
+      expect(new Set(entries.map((e) => e.config_status))).toEqual(new Set(['SYNCED']));
+      expect(entries.filter((e) => e.type_url.endsWith('.Secret')).map((e) => e.name).sort()).toEqual(['ROOTCA', 'default']);
+      const wire = Buffer.concat(raw).toString('latin1');
+      expect(wire).toContain('BEGIN CERTIFICATE');
+      expect(wire).not.toContain('PRIVATE KEY');
     });
 
     it('/metrics counts the connected streams, pushes and no NACKs', async () => {
