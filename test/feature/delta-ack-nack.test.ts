@@ -1,6 +1,6 @@
 /**
  * Delta ACK/NACK: ACKs are not answered, only changed resources are sent, a NACKed version is never
- * resent, the next version is (notes/delta-spec.md; reference/xds-protocol.md 1.3, 1.7 "Delta NACK",
+ * resent, the next version is (docs/delta-ads.md; reference/xds-protocol.md 1.3, 1.7 "Delta NACK",
  * checklist 1-3; bugs 1-3).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -3,7 +3,7 @@
  * sends DeltaDiscoveryRequests, and awaits DeltaDiscoveryResponses with every resource decoded.
  *
  * Negative assertions use the same barrier as the SotW client: `settle()` sends the first request for a
- * fresh probe type URL, which the server always answers (delta-spec: "the first request of each type on a
+ * fresh probe type URL, which the server always answers (docs/delta-ads.md: "the first request of each type on a
  * stream is always answered, even with empty resources"); the server handles a stream's messages in
  * order, so every response it owed us before the probe arrives before the probe's answer.
  */

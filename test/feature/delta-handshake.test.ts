@@ -1,6 +1,6 @@
 /**
  * Delta ADS (DeltaAggregatedResources) stream opening: the response shape, first responses, node,
- * type_url and authentication (notes/delta-spec.md; reference/xds-protocol.md 1.2, 1.7, 1.9; bug 17).
+ * type_url and authentication (docs/delta-ads.md; reference/xds-protocol.md 1.2, 1.7, 1.9; bug 17).
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

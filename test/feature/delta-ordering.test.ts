@@ -1,5 +1,5 @@
 /**
- * Delta push order, CDS -> EDS re-send, and back-pressure (notes/delta-spec.md "Snapshot change",
+ * Delta push order, CDS -> EDS re-send, and back-pressure (docs/delta-ads.md "Snapshot change",
  * "CDS -> EDS", "Back-pressure"; reference/xds-protocol.md 1.4 (EDS warming), 1.5, checklist 10, 11, 19, 20;
  * bugs 10-12, 20).
  */

@@ -1,6 +1,6 @@
 /**
  * Delta reconnects: initial_resource_versions skip what the client holds and report what is gone, also
- * after a control-plane restart; per-stream state is dropped (notes/delta-spec.md "known";
+ * after a control-plane restart; per-stream state is dropped (docs/delta-ads.md "known";
  * reference/xds-protocol.md 1.7 "Reconnect", 1.9, checklist 13, 15; bugs 13, 25, 26).
  */
 import * as grpc from '@grpc/grpc-js';

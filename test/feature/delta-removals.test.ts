@@ -1,6 +1,6 @@
 /**
  * Delta removals and non-existence: removed_resources for deleted resources (once), for subscribed names
- * that do not exist, and nothing for names out of scope (notes/delta-spec.md "Each response";
+ * that do not exist, and nothing for names out of scope (docs/delta-ads.md "Each response";
  * reference/xds-protocol.md 1.4 "Non-existence (delta)", 1.7; bug 16).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

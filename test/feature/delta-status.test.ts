@@ -1,6 +1,6 @@
 /**
  * Delta stream status: transport, per-type state (NOT SENT / STALE / SYNCED / NACKED), pendingNonce,
- * versionSent, resources, initialResourceVersions, lastNack (notes/delta-spec.md "Status";
+ * versionSent, resources, initialResourceVersions, lastNack (docs/delta-ads.md "Status";
  * src/xds/proxy-status.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * Delta subscriptions: legacy and explicit wildcard, named resources, subscribe/unsubscribe, re-subscription,
- * stale nonces (notes/delta-spec.md "Subscription per type"; reference/xds-protocol.md 1.7, checklist 5, 6, 14,
+ * stale nonces (docs/delta-ads.md "Subscription per type"; reference/xds-protocol.md 1.7, checklist 5, 6, 14,
  * 16, 17; bugs 4-6, 14, 15 in their Delta form).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
