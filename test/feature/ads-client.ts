@@ -1,10 +1,7 @@
 /**
  * A small in-process ADS client for feature tests: opens StreamAggregatedResources with grpc-js,
  * sends DiscoveryRequests, and awaits DiscoveryResponses with every Any resource decoded.
- *
- * Negative assertions ("no response was sent") use a barrier instead of sleeping: `settle()` sends a
- * first request for a fresh probe type URL, which the server always answers at once; the server handles
- * a stream's messages in order, so any response it owed us arrives before the probe's answer.
+ * Negative assertions ("no response was sent") use the `settle()` barrier of test-stream.ts, never a sleep.
  */
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -13,6 +10,7 @@ import { AdsServer } from '../../src/xds/ads-server.ts';
 import { adsServiceDefinition, type DiscoveryRequestMessage } from '../../src/xds/ads-service.ts';
 import { SnapshotCache } from '../../src/xds/snapshot-cache.ts';
 import { messageNameOf } from '../../src/xds/type-urls.ts';
+import { TestStream } from './test-stream.ts';
 import { DeltaTestStream } from './delta-client.ts';
 
 export const PROBE_TYPE_PREFIX = 'type.googleapis.com/meshplane.test.Probe';
@@ -48,64 +46,14 @@ function decodeResponse(raw: any): DecodedResponse {
   };
 }
 
-/** One client-side ADS stream. */
-export class AdsTestStream {
-  /** Every response received, in order (probe answers excluded). */
-  readonly received: DecodedResponse[] = [];
-  /** Resolves with the final gRPC status of the stream. */
-  readonly status: Promise<grpc.StatusObject>;
-  readonly #call: grpc.ClientDuplexStream<Request, any>;
-  #queue: DecodedResponse[] = [];
-  #waiters: ((r: DecodedResponse | Error) => void)[] = [];
-  #ended: grpc.StatusObject | undefined;
-  #probes = 0;
-
-  constructor(call: grpc.ClientDuplexStream<Request, any>) {
-    this.#call = call;
-    call.on('data', (raw) => {
-      const r = decodeResponse(raw);
-      if (!r.type_url.startsWith(PROBE_TYPE_PREFIX)) this.received.push(r);
-      const w = this.#waiters.shift();
-      if (w) w(r);
-      else this.#queue.push(r);
-    });
-    call.on('error', () => undefined); // the status carries it
-    this.status = new Promise((resolve) => {
-      call.on('status', (s: grpc.StatusObject) => {
-        this.#ended = s;
-        for (const w of this.#waiters.splice(0)) w(new Error(`stream ended: ${grpc.status[s.code]} ${s.details}`));
-        resolve(s);
-      });
-    });
+/** One client-side SotW ADS stream. */
+export class AdsTestStream extends TestStream<Request, DecodedResponse> {
+  constructor(call: grpc.ClientDuplexStream<Request, unknown>) {
+    super(call, decodeResponse, { probePrefix: PROBE_TYPE_PREFIX, what: 'DiscoveryResponse' });
   }
 
-  send(req: Request): void {
-    this.#call.write({ resource_names: [], ...req });
-  }
-
-  /** The next response (probe answers included), or an error after `timeoutMs` or on stream end. */
-  next(timeoutMs = 3000): Promise<DecodedResponse> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#ended) return Promise.reject(new Error(`stream ended: ${grpc.status[this.#ended.code]} ${this.#ended.details}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`no DiscoveryResponse within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (r: DecodedResponse | Error): void => {
-        clearTimeout(timer);
-        if (r instanceof Error) reject(r);
-        else resolve(r);
-      };
-      this.#waiters.push(waiter);
-    });
-  }
-
-  /** Sends `req` and returns the next response. */
-  async request(req: Request): Promise<DecodedResponse> {
-    this.send(req);
-    return this.next();
+  override send(req: Request): void {
+    super.send({ resource_names: [], ...req });
   }
 
   /** ACKs `r` (optionally changing the subscription) without waiting. */
@@ -122,35 +70,6 @@ export class AdsTestStream {
       resource_names: resource_names ?? [],
       error_detail: { code: 13, message },
     });
-  }
-
-  /** Every response the server sent before answering a fresh probe request (see the file comment). */
-  async settle(): Promise<DecodedResponse[]> {
-    const probe = `${PROBE_TYPE_PREFIX}${++this.#probes}`;
-    this.send({ type_url: probe });
-    const out: DecodedResponse[] = [];
-    for (;;) {
-      const r = await this.next();
-      if (r.type_url === probe) return out;
-      out.push(r);
-    }
-  }
-
-  /** Half-closes the stream (no more requests). */
-  end(): void {
-    this.#call.end();
-  }
-
-  cancel(): void {
-    this.#call.cancel();
-  }
-
-  pause(): void {
-    this.#call.pause();
-  }
-
-  resume(): void {
-    this.#call.resume();
   }
 }
 

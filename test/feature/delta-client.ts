@@ -1,11 +1,8 @@
 /**
  * A small in-process Delta ADS client for feature tests: opens DeltaAggregatedResources with grpc-js,
  * sends DeltaDiscoveryRequests, and awaits DeltaDiscoveryResponses with every resource decoded.
- *
- * Negative assertions use the same barrier as the SotW client: `settle()` sends the first request for a
- * fresh probe type URL, which the server always answers (docs/delta-ads.md: "the first request of each type on a
- * stream is always answered, even with empty resources"); the server handles a stream's messages in
- * order, so every response it owed us before the probe arrives before the probe's answer.
+ * Negative assertions use `settle()` (test-stream.ts): docs/delta-ads.md says the first request of each
+ * type on a stream is always answered, even with empty resources.
  */
 import * as grpc from '@grpc/grpc-js';
 import { protoType } from '../../protos/envoy-protos.ts';
@@ -13,6 +10,7 @@ import { messageNameOf } from '../../src/xds/type-urls.ts';
 import type { StatusMessage, NodeMessage } from '../../src/xds/ads-service.ts';
 import type { ProxyStatus, TypeStatus } from '../../src/xds/proxy-status.ts';
 import type { AdsHarness } from './ads-client.ts';
+import { TestStream } from './test-stream.ts';
 
 export const DELTA_PROBE_PREFIX = 'type.googleapis.com/meshplane.test.DeltaProbe';
 
@@ -81,71 +79,19 @@ function decodeDelta(raw: any): DecodedDelta {
 }
 
 /** One client-side Delta ADS stream. */
-export class DeltaTestStream {
-  /** Every response received, in order (probe answers excluded). */
-  readonly received: DecodedDelta[] = [];
-  /** Resolves with the final gRPC status of the stream. */
-  readonly status: Promise<grpc.StatusObject>;
-  readonly #call: grpc.ClientDuplexStream<DeltaRequest, any>;
+export class DeltaTestStream extends TestStream<DeltaRequest, DecodedDelta> {
   /** What the client holds per type, applying every received response like Envoy would: name -> version. */
   readonly #held = new Map<string, Map<string, string>>();
-  #queue: DecodedDelta[] = [];
-  #waiters: ((r: DecodedDelta | Error) => void)[] = [];
-  #ended: grpc.StatusObject | undefined;
-  #probes = 0;
 
-  constructor(call: grpc.ClientDuplexStream<DeltaRequest, any>) {
-    this.#call = call;
-    call.on('data', (raw) => {
-      const r = decodeDelta(raw);
-      if (!r.type_url.startsWith(DELTA_PROBE_PREFIX)) {
-        this.received.push(r);
-        let held = this.#held.get(r.type_url);
-        if (!held) this.#held.set(r.type_url, (held = new Map()));
-        for (const res of r.resources) held.set(res.name, res.version);
-        for (const name of r.removed) held.delete(name);
-      }
-      const w = this.#waiters.shift();
-      if (w) w(r);
-      else this.#queue.push(r);
-    });
-    call.on('error', () => undefined); // the status carries it
-    this.status = new Promise((resolve) => {
-      call.on('status', (s: grpc.StatusObject) => {
-        this.#ended = s;
-        for (const w of this.#waiters.splice(0)) w(new Error(`stream ended: ${grpc.status[s.code]} ${s.details}`));
-        resolve(s);
-      });
-    });
+  constructor(call: grpc.ClientDuplexStream<DeltaRequest, unknown>) {
+    super(call, decodeDelta, { probePrefix: DELTA_PROBE_PREFIX, what: 'DeltaDiscoveryResponse' });
   }
 
-  send(req: DeltaRequest): void {
-    this.#call.write(req);
-  }
-
-  /** The next response (probe answers included), or an error after `timeoutMs` or on stream end. */
-  next(timeoutMs = 3000): Promise<DecodedDelta> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#ended) return Promise.reject(new Error(`stream ended: ${grpc.status[this.#ended.code]} ${this.#ended.details}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`no DeltaDiscoveryResponse within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (r: DecodedDelta | Error): void => {
-        clearTimeout(timer);
-        if (r instanceof Error) reject(r);
-        else resolve(r);
-      };
-      this.#waiters.push(waiter);
-    });
-  }
-
-  /** Sends `req` and returns the next response. */
-  async request(req: DeltaRequest): Promise<DecodedDelta> {
-    this.send(req);
-    return this.next();
+  protected override onResponse(r: DecodedDelta): void {
+    let held = this.#held.get(r.type_url);
+    if (!held) this.#held.set(r.type_url, (held = new Map()));
+    for (const res of r.resources) held.set(res.name, res.version);
+    for (const name of r.removed) held.delete(name);
   }
 
   /** A spontaneous subscription change (no nonce). */
@@ -177,35 +123,6 @@ export class DeltaTestStream {
   /** What the client holds of `typeUrl` (name -> version) after applying every response received so far. */
   held(typeUrl: string): Record<string, string> {
     return Object.fromEntries([...(this.#held.get(typeUrl) ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : 1)));
-  }
-
-  /** Every response the server sent before answering a fresh probe request (see the file comment). */
-  async settle(): Promise<DecodedDelta[]> {
-    const probe = `${DELTA_PROBE_PREFIX}${++this.#probes}`;
-    this.send({ type_url: probe });
-    const out: DecodedDelta[] = [];
-    for (;;) {
-      const r = await this.next();
-      if (r.type_url === probe) return out;
-      out.push(r);
-    }
-  }
-
-  /** Half-closes the stream (no more requests). */
-  end(): void {
-    this.#call.end();
-  }
-
-  cancel(): void {
-    this.#call.cancel();
-  }
-
-  pause(): void {
-    this.#call.pause();
-  }
-
-  resume(): void {
-    this.#call.resume();
   }
 }
 
