@@ -73,7 +73,7 @@ describe('meshplane serve on SIGTERM', () => {
       name: 'meshplane serve',
       args: [
         MESHPLANE, 'serve', '--config', configDir, '--state-dir', join(dir, 'state'), '--insecure-xds',
-        '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`,
+        '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`, '--csds-address', '127.0.0.1:0',
       ],
       readyLine: /meshplane serving/,
       timeoutMs: 30_000,
