@@ -144,6 +144,17 @@ export class AdsServer {
     return this.#closing;
   }
 
+  /**
+   * Closes every stream of `nodeId` with `code` (a revoked token, a removed workload); the proxy may
+   * reconnect and is then authenticated afresh. Returns how many streams were closed.
+   */
+  endNode(nodeId: string, code: grpc.status, details: string): number {
+    const streams = [...(this.#byNode.get(nodeId) ?? [])];
+    for (const stream of streams) stream.terminate(code, details);
+    if (streams.length > 0) this.#log.warn({ nodeId, streams: streams.length, reason: details }, 'closed the xDS streams of a node');
+    return streams.length;
+  }
+
   /** Per connected (authenticated) stream: node, transport, connection time, peer, and per-type sync state. */
   status(): ProxyStatus[] {
     return this.clientConfigs().map((v) => v.status);

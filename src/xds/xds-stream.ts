@@ -123,6 +123,11 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     this.#call.end();
   }
 
+  /** Closes the stream with an error status (credentials revoked, workload removed, limits). */
+  terminate(code: grpc.status, details: string): void {
+    this.fail(code, details);
+  }
+
   /** This stream's state, or undefined before it authenticated. */
   status(): ProxyStatus | undefined {
     if (this.#nodeId === undefined) return undefined;
