@@ -1,11 +1,15 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProxyStatus } from '../xds/proxy-status.ts';
 import { shortTypeName } from '../xds/type-urls.ts';
+import { REJECT_REASONS } from '../xds/xds-limits.ts';
 
 interface AdsCounters {
   pushes: number;
   nacks: number;
+  unknownTypeRequests: number;
   status(): ProxyStatus[];
+  /** Streams refused or closed by reason since start (xds-limits.ts). */
+  rejections(): Partial<Record<string, number>>;
 }
 
 const SYNC_STATES = ['SYNCED', 'STALE', 'NACKED', 'NOT SENT'] as const;
@@ -92,5 +96,30 @@ export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, 
     },
   });
   const configReloads = new Counter({ name: 'meshplane_config_reloads_total', help: 'config changes seen, by result', labelNames: ['result'], registers: [registry] });
+  // Counters fed from the server's totals: each scrape adds what happened since the previous one.
+  const seen = new Map<string, number>();
+  new Counter({
+    name: 'meshplane_xds_rejected_total',
+    help: 'xDS streams refused or closed for a hostile or broken client, by reason (a limit or rule; see the README, "The xDS channel")',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const now = ads.rejections();
+      for (const reason of new Set([...REJECT_REASONS, ...Object.keys(now)])) {
+        const total = now[reason] ?? 0;
+        this.inc({ reason }, total - (seen.get(reason) ?? 0));
+        seen.set(reason, total);
+      }
+    },
+  });
+  new Counter({
+    name: 'meshplane_xds_unknown_type_requests_total',
+    help: 'first requests for a type URL meshplane does not serve (answered with no resources)',
+    registers: [registry],
+    collect() {
+      this.inc(ads.unknownTypeRequests - (seen.get('unknown_types') ?? 0));
+      seen.set('unknown_types', ads.unknownTypeRequests);
+    },
+  });
   return { registry, configReloads };
 }

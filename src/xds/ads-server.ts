@@ -1,7 +1,7 @@
 /**
  * The Aggregated Discovery Service on grpc-js, State of the World and Delta over one snapshot cache:
- * accepts Envoy ADS streams, routes snapshot updates to the streams of the changed node, and reports
- * per-stream status.
+ * accepts Envoy ADS streams (within the limits of xds-limits.ts), routes snapshot updates to the
+ * streams of the changed node, and reports per-stream status and what it refused.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
@@ -17,6 +17,8 @@ import { AdsStream } from './ads-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { ProxyConfigView, ProxyStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
+import { guardRequestDecoding, statusWatchInterceptor } from './wire-guards.ts';
+import { grpcOptionsFor, resolveXdsLimits, type RejectReason, type XdsLimits } from './xds-limits.ts';
 import type { AdsStreamHost, XdsStream } from './xds-stream.ts';
 
 export type { NackStatus, ProxyStatus, TypeStatus } from './proxy-status.ts';
@@ -31,12 +33,16 @@ export interface AdsServerOptions {
   logger: Logger;
   /** DiscoveryResponse.control_plane.identifier (Envoy stat `control_plane.identifier`). */
   controlPlaneId: string;
-  /** Extra grpc-js server options (keepalive, max_connection_age, ...). */
+  /** Extra grpc-js server options (keepalive, max_connection_age, ...); they override those the limits set. */
   grpcOptions?: grpc.ServerOptions;
+  /** Limits per message, stream, node and server; unset ones take DEFAULT_XDS_LIMITS. */
+  limits?: Partial<XdsLimits>;
 }
 
 /** How long `close()` waits for streams to finish before forcing the server down. */
 const SHUTDOWN_GRACE_MS = 2000;
+/** Rejection log lines per reason per second: a flood is counted in full but cannot flood the log. */
+const REJECT_LOG_LINES_PER_SECOND = 10;
 
 /**
  * Server pings notice a proxy that vanished without closing its connection (host gone, NAT
@@ -53,6 +59,7 @@ export const DEFAULT_GRPC_OPTIONS: grpc.ServerOptions = {
 export class AdsServer {
   readonly cache: SnapshotCache;
   readonly controlPlaneId: string;
+  readonly limits: Readonly<XdsLimits>;
   readonly #authenticate: AdsServerOptions['authenticate'];
   readonly #log: Logger;
   readonly #server: grpc.Server;
@@ -64,6 +71,10 @@ export class AdsServer {
   #nextStreamId = 0;
   #pushes = 0;
   #nacks = 0;
+  #unknownTypes = 0;
+  readonly #rejections = new Map<RejectReason, number>();
+  /** Per reason: the current one-second log window, lines logged in it and lines suppressed since the last one. */
+  readonly #rejectLog = new Map<RejectReason, { windowStart: number; lines: number; suppressed: number }>();
   #closing: Promise<void> | undefined;
   /** What the streams see of the server (kept off the public API). */
   readonly #host: AdsStreamHost;
@@ -73,8 +84,15 @@ export class AdsServer {
     this.controlPlaneId = opts.controlPlaneId;
     this.#authenticate = opts.authenticate;
     this.#log = opts.logger;
-    this.#server = new grpc.Server({ ...DEFAULT_GRPC_OPTIONS, ...opts.grpcOptions });
-    this.#server.addService(adsServiceDefinition(), {
+    this.limits = Object.freeze(resolveXdsLimits(opts.limits));
+    this.#server = new grpc.Server({
+      ...DEFAULT_GRPC_OPTIONS,
+      ...grpcOptionsFor(this.limits),
+      ...opts.grpcOptions,
+      // First, so it wraps grpc-js's own call object (wire-guards.ts).
+      interceptors: [statusWatchInterceptor, ...(opts.grpcOptions?.interceptors ?? [])],
+    });
+    this.#server.addService(guardRequestDecoding(adsServiceDefinition()), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMessage, DiscoveryResponseMessage>) =>
         this.#onStream(call, (id) => new AdsStream(id, call, this.#host, this.#log)),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>) =>
@@ -83,11 +101,14 @@ export class AdsServer {
     this.#host = {
       cache: this.cache,
       controlPlaneId: this.controlPlaneId,
+      limits: this.limits,
       authenticate: (nodeId, metadata, cert) => this.#authenticate(nodeId, metadata, cert) === true,
       attach: (stream) => this.#attach(stream),
       detach: (stream) => this.#detach(stream),
       countPush: () => void this.#pushes++,
       countNack: () => void this.#nacks++,
+      countUnknownType: () => void this.#unknownTypes++,
+      reject: (reason, log, message, fields) => this.#reject(reason, log, message, fields),
     };
     this.#unsubscribe = this.cache.onUpdate((nodeId, changedTypes) => this.#onUpdate(nodeId, changedTypes));
   }
@@ -100,6 +121,16 @@ export class AdsServer {
   /** NACKs received, over all streams and types, since start. */
   get nacks(): number {
     return this.#nacks;
+  }
+
+  /** First requests for type URLs meshplane does not serve (answered empty), since start. */
+  get unknownTypeRequests(): number {
+    return this.#unknownTypes;
+  }
+
+  /** Streams refused or closed for breaking a rule or a limit since start, by reason (reasons seen only). */
+  rejections(): Partial<Record<RejectReason, number>> {
+    return Object.fromEntries(this.#rejections);
   }
 
   /** Authenticated streams (SotW and Delta) currently connected. */
@@ -177,15 +208,38 @@ export class AdsServer {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'meshplane control plane is shutting down' });
       return;
     }
+    if (this.#open.size >= this.limits.maxStreams) {
+      const details = `the control plane already has ${this.limits.maxStreams} xDS streams open (the most allowed); retry later`;
+      this.#reject('too_many_streams', this.#log, `xDS stream refused (too_many_streams): ${details}`, { peer: peerOf(call), code: 'RESOURCE_EXHAUSTED' });
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+      return;
+    }
     const stream = create(++this.#nextStreamId);
     if (!stream.closed) this.#open.add(stream);
   }
 
-  #attach(stream: XdsStream): void {
+  #attach(stream: XdsStream): boolean {
     const nodeId = stream.nodeId!;
     let set = this.#byNode.get(nodeId);
     if (!set) this.#byNode.set(nodeId, (set = new Set()));
+    if (set.size >= this.limits.maxStreamsPerNode) return false;
     set.add(stream);
+    return true;
+  }
+
+  #reject(reason: RejectReason, log: Logger, message: string, fields?: Record<string, unknown>): void {
+    this.#rejections.set(reason, (this.#rejections.get(reason) ?? 0) + 1);
+    const now = Date.now();
+    let w = this.#rejectLog.get(reason);
+    if (!w) this.#rejectLog.set(reason, (w = { windowStart: now, lines: 0, suppressed: 0 }));
+    if (now - w.windowStart >= 1000) Object.assign(w, { windowStart: now, lines: 0 });
+    if (w.lines >= REJECT_LOG_LINES_PER_SECOND) {
+      w.suppressed++;
+      return;
+    }
+    w.lines++;
+    log.warn({ reason, ...fields, ...(w.suppressed > 0 && { suppressedBefore: w.suppressed }) }, message);
+    w.suppressed = 0;
   }
 
   #detach(stream: XdsStream): void {
@@ -208,5 +262,13 @@ export class AdsServer {
         this.#log.error({ err, nodeId, stream: stream.id }, 'push to xDS stream failed');
       }
     }
+  }
+}
+
+function peerOf(call: { getPeer(): string }): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
   }
 }

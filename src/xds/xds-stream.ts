@@ -1,6 +1,7 @@
 /**
  * What every ADS stream shares, State of the World or Delta: authentication on the first message,
- * the node it belongs to, writing with back-pressure (at most one owed response per type, built from
+ * the node it belongs to, the per-stream limits (first-request timeout, request rate, types, broken
+ * messages: stream-guard.ts), writing with back-pressure (at most one owed response per type, built from
  * the latest state when the stream drains: latest wins), shutdown, and the status frame.
  * Subclasses own the per-type protocol state and decide what a response carries.
  */
@@ -10,19 +11,27 @@ import type { Logger } from 'pino';
 import type { NodeMessage } from './ads-service.ts';
 import type { NackStatus, ProxyConfigView, ProxyStatus, SentResource, SyncState, TypeStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
+import { StreamGuard, type Rejection } from './stream-guard.ts';
 import { sortByPushOrder } from './type-urls.ts';
+import type { MalformedRequest } from './wire-guards.ts';
+import type { RejectReason, XdsLimits } from './xds-limits.ts';
 
 /** What a stream needs from the server that owns it. */
 export interface AdsStreamHost {
   readonly cache: SnapshotCache;
   readonly controlPlaneId: string;
+  readonly limits: XdsLimits;
   authenticate(nodeId: string, metadata: grpc.Metadata, peerCertificate: PeerCertificate | undefined): boolean;
-  /** The stream authenticated as its node: route that node's updates to it. */
-  attach(stream: XdsStream): void;
+  /** The stream authenticated as its node: route that node's updates to it; false if the node has too many streams. */
+  attach(stream: XdsStream): boolean;
   /** The stream is gone (any reason); forget it. Called exactly once. */
   detach(stream: XdsStream): void;
   countPush(): void;
   countNack(): void;
+  /** A request for a type URL meshplane does not serve (answered empty, as xDS requires). */
+  countUnknownType(): void;
+  /** Counts a refused client by `reason` and logs `message` at warn on `log` (throttled under a flood). */
+  reject(reason: RejectReason, log: Logger, message: string, fields?: Record<string, unknown>): void;
 }
 
 /** The parts of a request every transport carries. */
@@ -81,6 +90,7 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
   #blocked = false;
   #closed = false;
   #nonceCounter = 0;
+  readonly #guard: StreamGuard;
 
   constructor(id: number, call: Call<Req, Res>, host: AdsStreamHost, logger: Logger) {
     this.id = id;
@@ -88,9 +98,10 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     this.host = host;
     this.peer = safePeer(call);
     this.log = logger.child({ stream: id, peer: this.peer });
-    call.on('data', (req: Req) => this.#onRequest(req));
+    this.#guard = new StreamGuard(host.limits, (r) => this.#reject(r));
+    call.on('data', (req: Req | MalformedRequest) => this.#onRequest(req));
     call.on('end', () => this.end('the client half-closed')); // finish our side too
-    call.on('cancelled', () => this.#dispose('cancelled by the client'));
+    call.on('cancelled', () => this.#onCancelled());
     call.on('error', (err: Error) => this.#dispose(`stream error: ${err.message}`));
     call.on('close', () => this.#dispose('closed'));
   }
@@ -202,15 +213,21 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     this.#call.emit('error', { code, details, metadata: new grpc.Metadata() });
   }
 
-  #onRequest(req: Req): void {
+  #onRequest(req: Req | MalformedRequest): void {
     if (this.#closed) return;
     try {
-      if (!this.#checkNode(req)) return;
-      if (!req.type_url) {
-        this.fail(grpc.status.INVALID_ARGUMENT, 'type_url is required on an ADS request');
-        return;
-      }
-      this.handle(req);
+      const refused = this.#guard.admitMessage(req, this.transport === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest');
+      if (refused) return this.#reject(refused);
+      const request = req as Req; // every MalformedRequest was refused above
+      if (!this.#checkNode(request)) return;
+      if (!request.type_url) return this.#reject(invalid('type_url is required on an ADS request'));
+      const typeUrl = request.type_url;
+      const tooMany = this.#guard.admitType(typeUrl, () => {
+        this.host.countUnknownType();
+        this.log.debug({ typeUrl }, 'request for a type URL meshplane does not serve; answering with no resources');
+      });
+      if (tooMany) return this.#reject(tooMany);
+      this.handle(request);
     } catch (err) {
       this.log.error({ err }, 'failed to handle an xDS request; closing the stream');
       this.fail(grpc.status.INTERNAL, 'meshplane failed to handle the xDS request; see the control-plane log');
@@ -221,14 +238,15 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
   #checkNode(req: Req): boolean {
     if (this.#nodeId !== undefined) {
       if (req.node?.id && req.node.id !== this.#nodeId) {
-        this.fail(grpc.status.INVALID_ARGUMENT, `node.id changed from "${this.#nodeId}" to "${req.node.id}" on one stream; open a new stream per node`);
+        const details = `node.id changed from "${this.#nodeId}" to "${req.node.id}" on one stream; open a new stream per node`;
+        this.#reject({ ...invalid(details), reason: 'node_changed', fields: { newNodeId: req.node.id } });
         return false;
       }
       return true;
     }
     const nodeId = req.node?.id;
     if (!nodeId) {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'the first request on a stream must carry node.id');
+      this.#reject(invalid('the first request on a stream must carry node.id'));
       return false;
     }
     let ok = false;
@@ -239,16 +257,36 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     }
     if (!ok) {
       // Never log the metadata: it carries the token.
-      this.log.warn({ nodeId }, 'xDS stream rejected: authentication failed for node');
+      this.host.reject('unauthenticated', this.log, 'xDS stream rejected: authentication failed for node', { nodeId, code: 'PERMISSION_DENIED' });
       this.fail(grpc.status.PERMISSION_DENIED, `node "${nodeId}" is not authorized on this control plane (check its xDS token)`);
       return false;
     }
     this.#nodeId = nodeId;
     this.#node = req.node;
     this.log = this.log.child({ nodeId });
-    this.host.attach(this);
+    if (!this.host.attach(this)) {
+      const details = `node "${nodeId}" already has ${this.host.limits.maxStreamsPerNode} xDS streams open (the most allowed per node)`;
+      this.#reject({ reason: 'too_many_streams_for_node', code: grpc.status.RESOURCE_EXHAUSTED, details });
+      return false;
+    }
     this.log.info({ transport: this.transport }, 'xDS stream connected');
     return true;
+  }
+
+  /** Closes the stream for a client that broke a rule or a limit: counted, logged at warn, with the rejection's status. */
+  #reject({ reason, code, details, fields }: Rejection): void {
+    if (this.#closed) return;
+    this.host.reject(reason, this.log, `xDS stream rejected (${reason}): ${details}`, { code: grpc.status[code], ...fields });
+    this.fail(code, details);
+  }
+
+  /** The client cancelled, or grpc-js closed the call itself (oversized or undecodable message): say which. */
+  #onCancelled(): void {
+    if (this.#closed) return;
+    const byGrpc = this.#guard.closedByGrpc(this.#call.metadata);
+    const r = byGrpc?.rejection;
+    if (r) this.host.reject(r.reason, this.log, `xDS stream rejected (${r.reason}): ${r.details}`, { code: grpc.status[r.code] });
+    this.#dispose(byGrpc ? `closed by grpc-js with ${byGrpc.status}` : 'cancelled by the client');
   }
 
   #drain(): void {
@@ -263,11 +301,16 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
   #dispose(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#guard.stop();
     this.#owed.clear();
     this.clear();
     this.log.info({ reason }, 'xDS stream closed');
     this.host.detach(this);
   }
+}
+
+function invalid(details: string): Rejection {
+  return { reason: 'invalid_request', code: grpc.status.INVALID_ARGUMENT, details };
 }
 
 function safePeer(call: { getPeer(): string }): string {

@@ -10,6 +10,7 @@ import { AdsServer } from '../../src/xds/ads-server.ts';
 import { adsServiceDefinition, type DiscoveryRequestMessage } from '../../src/xds/ads-service.ts';
 import { SnapshotCache } from '../../src/xds/snapshot-cache.ts';
 import { messageNameOf } from '../../src/xds/type-urls.ts';
+import type { XdsLimits } from '../../src/xds/xds-limits.ts';
 import { TestStream } from './test-stream.ts';
 import { DeltaTestStream } from './delta-client.ts';
 
@@ -81,7 +82,7 @@ export class AdsHarness {
   port = 0;
   #clients: grpc.Client[] = [];
 
-  constructor(opts: { authenticate?: (nodeId: string, md: grpc.Metadata) => boolean; cache?: SnapshotCache } = {}) {
+  constructor(opts: { authenticate?: (nodeId: string, md: grpc.Metadata) => boolean; cache?: SnapshotCache; limits?: Partial<XdsLimits>; grpcOptions?: grpc.ServerOptions } = {}) {
     this.cache = opts.cache ?? new SnapshotCache();
     // Keep every log record so tests can check what was (not) logged.
     const logger = pino({ level: 'debug' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) });
@@ -90,6 +91,8 @@ export class AdsHarness {
       authenticate: opts.authenticate ?? (() => true),
       logger,
       controlPlaneId: 'meshplane-test',
+      limits: opts.limits,
+      grpcOptions: opts.grpcOptions,
     });
   }
 

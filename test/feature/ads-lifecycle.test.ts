@@ -8,7 +8,7 @@ import { CDS, LDS, SDS, cluster, listener, resources, secret } from './ads-fixtu
 
 let h: AdsHarness;
 beforeEach(async () => {
-  h = await AdsHarness.start();
+  h = await AdsHarness.start({ limits: { maxStreamsPerNode: 16 } }); // several streams of one node at once
 });
 afterEach(async () => {
   await h.close();

@@ -32,7 +32,9 @@ function snap(i: number) {
 
 const { logger, records } = quietLogger();
 const cache = new SnapshotCache();
-const server = new AdsServer({ cache, logger, controlPlaneId: 'meshplane-test', authenticate: () => true });
+// No request rate limit: the healthy proxy ACKs 200 undebounced pushes as fast as it can.
+const limits = { requestsPerSecond: 1e6, requestBurst: 1e6 };
+const server = new AdsServer({ cache, logger, controlPlaneId: 'meshplane-test', authenticate: () => true, limits });
 const channels: grpc.Client[] = [];
 let address = '';
 

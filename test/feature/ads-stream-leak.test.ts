@@ -42,6 +42,8 @@ const server = new AdsServer({
   logger,
   controlPlaneId: 'meshplane-test',
   authenticate: (nodeId) => !nodeId.startsWith('denied'),
+  // Many streams of one node at once (blocked 'big' ones, cancelled ones the server has not seen end yet).
+  limits: { maxStreamsPerNode: 1000 },
 });
 let address = '';
 const channels: grpc.Client[] = [];
