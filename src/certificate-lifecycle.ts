@@ -65,6 +65,12 @@ export class CertificateLifecycle {
   private rootCheckTimer: Timer | undefined;
   private waitingFor: string[] = [];
   private stopped = false;
+  /**
+   * Nodes whose xDS token was revoked and that have not connected with a valid one since: their
+   * certificate is held as it is (it still builds their snapshot, which no stream can fetch) and
+   * never renewed; `resume` renews it if it fell due meanwhile.
+   */
+  private readonly paused = new Set<string>();
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -81,7 +87,32 @@ export class CertificateLifecycle {
   /** The certificates of the current config's proxies, issued together (the issuer queues them). */
   ensureAll(identities: Map<string, string>): Promise<PromiseSettledResult<IssuedCert>[]> {
     this.identities = identities;
-    return Promise.allSettled([...identities].map(([node, id]) => this.certs.ensure(node, id)));
+    return Promise.allSettled(
+      [...identities].map(([node, id]) => {
+        // A paused node with no certificate yet (a restart) gets one: a snapshot needs it.
+        const held = this.paused.has(node) ? this.certs.peek(node) : undefined;
+        return held ? Promise.resolve(held.cert) : this.certs.ensure(node, id);
+      }),
+    );
+  }
+
+  /** The node's xDS token was revoked: its certificate is not renewed until `resume`. */
+  pause(nodeId: string): void {
+    this.paused.add(nodeId);
+  }
+
+  /**
+   * The node connected with a valid token: renewal resumes, at once if its certificate fell due or
+   * its identity changed while paused. False when it was not paused.
+   */
+  resume(nodeId: string): boolean {
+    if (!this.paused.delete(nodeId)) return false;
+    const held = this.certs.peek(nodeId);
+    if (held && held.spiffeId !== this.identities.get(nodeId)) this.certs.expire(nodeId);
+    // If due, now rather than after the retry delay: the proxy may hold an expired certificate.
+    if (!this.certs.due(this.paused).includes(nodeId)) this.scheduleRotation();
+    else void this.deps.enqueue(() => this.rotateDue()).catch((err: unknown) => this.deps.logger.error({ err, node: nodeId }, 'certificate renewal failed'));
+    return true;
   }
 
   /** After ensureAll's snapshots are set: forget removed proxies, wake up when the next is due. */
@@ -139,8 +170,8 @@ export class CertificateLifecycle {
     this.rotationTimer?.cancel();
     this.rotationTimer = undefined;
     if (this.stopped) return;
-    const next = this.certs.nextRotationAt();
-    const retry = this.certs.due().length > 0;
+    const next = this.certs.nextRotationAt(this.paused);
+    const retry = this.certs.due(this.paused).length > 0;
     if (next === undefined && !retry) return;
     const delay = retry ? RETRY_MS : Math.max(next! - this.deps.clock.now(), 0);
     this.rotationTimer = this.deps.clock.setTimer(delay, () => void this.deps.enqueue(() => this.rotateDue()));
@@ -148,7 +179,7 @@ export class CertificateLifecycle {
 
   /** Replaces the certificates that are due and has them pushed; nothing else changes. */
   private async rotateDue(): Promise<void> {
-    const due = this.certs.due().filter((n) => this.identities.has(n));
+    const due = this.certs.due(this.paused).filter((n) => this.identities.has(n));
     const results = await Promise.allSettled(due.map((n) => this.certs.ensure(n, this.identities.get(n)!)));
     const rotated: [string, IssuedCert][] = [];
     results.forEach((r, i) => {

@@ -121,6 +121,20 @@ describe('WorkloadCertificates', () => {
     expect(certs.due().sort()).toEqual(['a.shop', 'b.shop']);
   });
 
+  it('due() and nextRotationAt() leave out the nodes held back (revoked xDS tokens); expire() makes one due now', async () => {
+    const { certs, set } = withClock();
+    await certs.ensure('a.shop', A);
+    set(T0 + HOUR);
+    await certs.ensure('b.shop', A);
+    const held = new Set(['a.shop']);
+    expect(certs.nextRotationAt(held)).toBe(T0 + 13 * HOUR);
+    set(T0 + 12 * HOUR);
+    expect(certs.due(held)).toEqual([]);
+    certs.expire('b.shop');
+    expect(certs.due(held)).toEqual(['b.shop']);
+    expect(certs.due().sort()).toEqual(['a.shop', 'b.shop']);
+  });
+
   it('expireAll makes every certificate due now (root rotation with --reissue)', async () => {
     const { certs } = withClock();
     await certs.ensure('a.shop', A);

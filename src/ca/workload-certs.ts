@@ -45,6 +45,8 @@ export interface CertEntry {
   rotateAt: number;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 interface Pending {
   spiffeId: string;
   promise: Promise<IssuedCert>;
@@ -123,23 +125,29 @@ export class WorkloadCertificates {
     return this.opts.trusts?.(entry.rootFingerprint) ?? true;
   }
 
-  /** Earliest rotation point of any cached cert (undefined when empty): when to look again. */
-  nextRotationAt(): number | undefined {
+  /** Earliest rotation point of any cached cert but those of `except` (undefined when none): when to look again. */
+  nextRotationAt(except: ReadonlySet<string> = NONE): number | undefined {
     let earliest: number | undefined;
-    for (const { rotateAt } of this.#issued.values()) if (earliest === undefined || rotateAt < earliest) earliest = rotateAt;
+    for (const [node, { rotateAt }] of this.#issued) if (!except.has(node) && (earliest === undefined || rotateAt < earliest)) earliest = rotateAt;
     return earliest;
   }
 
-  /** Nodes whose certificate must be replaced now: rotation point reached, or root no longer trusted. */
-  due(): string[] {
+  /** Nodes (but those of `except`) whose certificate must be replaced now: rotation point reached, or root no longer trusted. */
+  due(except: ReadonlySet<string> = NONE): string[] {
     const now = this.#clock.now();
-    return [...this.#issued].filter(([, e]) => e.rotateAt <= now || !this.#trusted(e)).map(([node]) => node);
+    return [...this.#issued].filter(([node, e]) => !except.has(node) && (e.rotateAt <= now || !this.#trusted(e))).map(([node]) => node);
   }
 
   /** Makes every cached certificate due now (a root rotation with --reissue). */
   expireAll(): void {
     const now = this.#clock.now();
     for (const entry of this.#issued.values()) entry.rotateAt = Math.min(entry.rotateAt, now);
+  }
+
+  /** Makes one node's certificate due now (it was held back while its xDS token was revoked). */
+  expire(nodeId: string): void {
+    const entry = this.#issued.get(nodeId);
+    if (entry) entry.rotateAt = Math.min(entry.rotateAt, this.#clock.now());
   }
 
   /** The cached entry of a node, without issuing (status pages: serial, expiry, root). */

@@ -6,7 +6,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { xdsClientSpiffeId } from './spiffe.ts';
-import { verifyWorkloadToken } from './tokens.ts';
+import { checkWorkloadToken } from './tokens.ts';
 
 export interface XdsClientCredentials {
   nodeId: string;
@@ -15,9 +15,13 @@ export interface XdsClientCredentials {
   peerCertificate: PeerCertificate | undefined;
 }
 
-/** Undefined when the stream may serve `nodeId`; otherwise why not (for the log, never the token). */
-export function xdsClientRejection(tokenKey: Buffer, trustDomain: string, c: XdsClientCredentials): string | undefined {
-  if (!verifyWorkloadToken(tokenKey, c.nodeId, c.token)) return 'the xDS token does not belong to this node.id';
+/**
+ * Undefined when the stream may serve `nodeId` at `at.now`; otherwise why not (for the log, never
+ * the token). `at.revokedAt`: when the node's tokens were last revoked (token-revocations.ts).
+ */
+export function xdsClientRejection(tokenKey: Buffer, trustDomain: string, c: XdsClientCredentials, at: { now: number; revokedAt?: number }): string | undefined {
+  const token = checkWorkloadToken(tokenKey, c.nodeId, c.token, at);
+  if (!token.ok) return token.reason;
   const dot = c.nodeId.indexOf('.');
   if (dot <= 0) return 'node.id is not <workload>.<namespace>';
   const expected = xdsClientSpiffeId(trustDomain, c.nodeId.slice(dot + 1), c.nodeId.slice(0, dot));

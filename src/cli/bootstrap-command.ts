@@ -3,9 +3,11 @@ import { stringify } from 'yaml';
 import { issueWorkloadCert } from '../ca/issue.ts';
 import { controlPlaneSpiffeId, xdsClientSpiffeId } from '../ca/spiffe.ts';
 import { openStateDir } from '../ca/state-dir.ts';
-import { TOKEN_METADATA_KEY, workloadToken } from '../ca/tokens.ts';
+import { readRevocations } from '../ca/token-revocations.ts';
+import { DEFAULT_TOKEN_TTL_SECONDS, issueWorkloadToken, TOKEN_METADATA_KEY } from '../ca/tokens.ts';
 import { MeshplaneError } from '../errors.ts';
 import { splitHostPort } from '../host-port.ts';
+import { formatDuration, parseDuration } from '../model/formats.ts';
 import { loadModelDir } from '../model/load-model.ts';
 import { qualifiedName, type MeshModel, type Workload } from '../model/types.ts';
 import { buildBootstrap } from '../translate/bootstrap.ts';
@@ -22,6 +24,7 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
   const adminPort = Number(values['admin-port'] ?? 15000);
   if (!Number.isInteger(adminPort) || adminPort < 1 || adminPort > 65535) throw new MeshplaneError('USAGE', `--admin-port "${values['admin-port']}" must be a port number`);
   const xds = splitHostPort(typeof values['xds-address'] === 'string' ? values['xds-address'] : DEFAULT_XDS_ADDRESS, '--xds-address');
+  const tokenTtlSeconds = tokenTtl(values['token-ttl']);
 
   const { model, violations } = await loadModelDir(configDir);
   if (!model) throw new MeshplaneError('CONFIG_INVALID', `${configDir}: the configuration is invalid`, violations);
@@ -36,11 +39,13 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
   }
   if (workload.proxyless || values.format === 'grpc') return grpcBootstrapCommand(values, ref, workload, xds, insecure);
 
-  const bootstrap = await renderBootstrap({ model, workload, stateDir: insecure ? undefined : required(values, 'state-dir'), xds, adminPort, delta: values.delta === true });
+  const stateDir = insecure ? undefined : required(values, 'state-dir');
+  const { yaml, tokenExpires } = await renderBootstrapWithExpiry({ model, workload, stateDir, xds, adminPort, delta: values.delta === true, tokenTtlSeconds });
   const text =
     `# Envoy bootstrap for ${ref} (node.id ${qualifiedName(workload.metadata)}); made by meshplane bootstrap.\n` +
     (insecure ? '' : "# It holds this workload's xDS client key and token: keep it as private as a key (mode 0600).\n") +
-    bootstrap;
+    (tokenExpires ? `# Its xDS token expires at ${tokenExpires.toISOString()}: make a new bootstrap before then.\n` : '') +
+    yaml;
   const output = values.output;
   if (typeof output === 'string' && output !== '') {
     writeFileSync(output, text, { mode: 0o600 });
@@ -51,14 +56,34 @@ export async function bootstrapCommand(values: Record<string, string | boolean |
   return 0;
 }
 
+/** `--token-ttl DURATION` in seconds (a Go duration, as Mesh workloadCertTTL), or the default. */
+function tokenTtl(value: string | boolean | undefined): number {
+  if (value === undefined) return DEFAULT_TOKEN_TTL_SECONDS;
+  const seconds = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (seconds === undefined || seconds < 60 || seconds > MAX_TOKEN_TTL_SECONDS) {
+    throw new MeshplaneError('USAGE', `--token-ttl "${String(value)}" must be a duration between 1m and ${formatDuration(MAX_TOKEN_TTL_SECONDS)}, e.g. 720h (default ${formatDuration(DEFAULT_TOKEN_TTL_SECONDS)})`);
+  }
+  return seconds;
+}
+
+/** Ten years: the default root's lifetime, which bounds the bootstrap's client certificate anyway. */
+const MAX_TOKEN_TTL_SECONDS = 87600 * 3600;
+
+type BootstrapInput = { model: MeshModel; workload: Workload; stateDir: string | undefined; xds: { host: string; port: number }; adminPort: number; delta?: boolean; tokenTtlSeconds?: number };
+
 /**
  * The bootstrap YAML for one sidecar workload. With a state dir the xDS channel is TLS pinned to
  * the mesh root plus this workload's token; without one it is plaintext (`--insecure-xds`).
  */
-export async function renderBootstrap(o: { model: MeshModel; workload: Workload; stateDir: string | undefined; xds: { host: string; port: number }; adminPort: number; delta?: boolean }): Promise<string> {
+export async function renderBootstrap(o: BootstrapInput): Promise<string> {
+  return (await renderBootstrapWithExpiry(o)).yaml;
+}
+
+async function renderBootstrapWithExpiry(o: BootstrapInput): Promise<{ yaml: string; tokenExpires?: Date }> {
   const { model, workload, stateDir, xds, adminPort, delta } = o;
   const nodeId = qualifiedName(workload.metadata);
   let xdsTls = null;
+  let tokenExpires: Date | undefined;
   if (stateDir !== undefined) {
     const { ca, trustDomain } = model.mesh;
     const { authority, tokenKey } = await openStateDir(stateDir, { keyAlgorithm: ca.keyAlgorithm, rootCertTtlSeconds: ca.rootCertTtlSeconds, trustDomain, create: false });
@@ -68,12 +93,16 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
       ttlSeconds: Math.max(60, Math.floor((authority.caCert.notAfter.getTime() - Date.now()) / 1000)),
       keyAlgorithm: ca.keyAlgorithm,
     });
+    // Issued after any revocation of this node, even within its millisecond or after a clock step back.
+    const revokedAt = (await readRevocations(stateDir)).get(nodeId) ?? -1;
+    const iat = Math.max(Date.now(), revokedAt + 1);
+    tokenExpires = new Date(iat + Math.round((o.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000));
     xdsTls = {
       trustedCaPem: authority.trustBundlePem,
       serverSpiffeId: controlPlaneSpiffeId(trustDomain),
       clientCertPem: client.certChainPem,
       clientKeyPem: client.privateKeyPem,
-      token: workloadToken(tokenKey, nodeId),
+      token: issueWorkloadToken(tokenKey, { node: nodeId, iat, exp: tokenExpires.getTime() }),
       tokenHeader: TOKEN_METADATA_KEY,
     };
   }
@@ -86,7 +115,7 @@ export async function renderBootstrap(o: { model: MeshModel; workload: Workload;
     delta,
     xdsTls,
   });
-  return stringify(bootstrap, { lineWidth: 0 });
+  return { yaml: stringify(bootstrap, { lineWidth: 0 }), tokenExpires };
 }
 
 /**

@@ -110,12 +110,22 @@ describe('meshplane bootstrap', () => {
     expect(parse(readFileSync(file, 'utf8')).node.id).toBe('backend-1.shop');
   });
 
-  it('two workloads get different tokens; the same workload the same token', async () => {
-    const token = async (w: string) => /x-meshplane-token\n\s+value: (\S+)/.exec((await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', w])).stdout)?.[1];
-    const [a1, a2, b] = [await token('shop/frontend-1'), await token('shop/frontend-1'), await token('shop/backend-1')];
-    expect(a1).toBeTruthy();
-    expect(a1).toBe(a2);
-    expect(b).not.toBe(a1);
+  it('each token names its own node and expires in a year, or after --token-ttl (said in the header)', async () => {
+    const claims = async (w: string, extra: string[] = []) => {
+      const { stdout } = await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', w, ...extra]);
+      const token = /x-meshplane-token\n\s+value: (\S+)/.exec(stdout)![1]!;
+      const c = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { node: string; iat: number; exp: number };
+      expect(stdout).toContain(`# Its xDS token expires at ${new Date(c.exp).toISOString()}`);
+      return c;
+    };
+    const [a, b] = [await claims('shop/frontend-1'), await claims('shop/backend-1', ['--token-ttl', '720h'])];
+    expect([a.node, b.node]).toEqual(['frontend-1.shop', 'backend-1.shop']);
+    expect(a.exp - a.iat).toBe(365 * 24 * 3600_000);
+    expect(b.exp - b.iat).toBe(720 * 3600_000);
+    expect(Math.abs(a.iat - Date.now())).toBeLessThan(60_000);
+    const bad = await run(['bootstrap', '--config', EXAMPLE, '--state-dir', stateDir, '--workload', 'shop/frontend-1', '--token-ttl', '30d']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--token-ttl "30d" must be a duration between 1m and 87600h, e.g. 720h (default 8760h)');
   });
 
   it('refuses a sidecar-less or unknown workload with the list of sidecar workloads', async () => {
