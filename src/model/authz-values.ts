@@ -31,8 +31,16 @@ export const readText: ValueReader<string> = (issues, value, path) => {
     issues.error(path, 'must not be empty: remove the entry, or write "*" to match any non-empty value');
     return undefined;
   }
+  if (LONE_SURROGATE.test(value)) {
+    // protobuf strings are UTF-8: Envoy would reject the whole listener carrying this value.
+    issues.error(path, `${JSON.stringify(value)} contains an unpaired surrogate (a "\\uD800"-"\\uDFFF" escape on its own), which is not text and cannot be sent to Envoy: remove it or write the whole character`);
+    return undefined;
+  }
   return value;
 };
+
+/** Half of a UTF-16 surrogate pair without its other half (only a YAML `"\uD800"` escape makes one). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Istio matches exactly, by prefix `abc*`, by suffix `*abc`, or any non-empty value `*`. */
 export function wildcardProblem(value: string): string | undefined {

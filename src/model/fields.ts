@@ -34,6 +34,22 @@ export function indexPath(base: string, index: number | string): string {
   return `${base}[${index}]`;
 }
 
+/** Quoted values in messages longer than this are cut by `clipLongValues`; bare words at 1.5 times it. */
+const MAX_QUOTED = 80;
+
+/**
+ * `text` with every JSON-quoted value longer than 80 characters, and every word longer than 120,
+ * cut to its start: a message must stay readable when the value it names is 100 KB of YAML
+ * (`validate` prints one line per violation).
+ */
+export function clipLongValues(text: string): string {
+  // Cut on a whole character: no half surrogate pair, no half escape sequence.
+  const head = (s: string) => s.slice(0, MAX_QUOTED - 20).replace(/[\uD800-\uDBFF]$/, '').replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+  return text
+    .replace(/"(?:[^"\\]|\\.)*"/g, (quoted) => (quoted.length <= MAX_QUOTED ? quoted : `${head(quoted)}…" (${quoted.length - 2} characters)`))
+    .replace(new RegExp(`[^\\s"]{${MAX_QUOTED * 1.5},}`, 'g'), (word) => `${head(word)}… (${word.length} characters)`);
+}
+
 /** Human description of a value for "got ..." messages. */
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing (null)';

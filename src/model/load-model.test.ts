@@ -114,6 +114,31 @@ describe('loadModelDir', () => {
       ]);
     });
 
+    it('ignores editor artefacts without touching them, even dangling ones', async () => {
+      dir = await mkdtemp(join(tmpdir(), 'meshplane-model-'));
+      await writeFile(join(dir, 'mesh.yaml'), MESH_YAML);
+      for (const junk of ['.mesh.yaml.swp', 'mesh.yaml~', '#mesh.yaml#', '4913', '.mesh.yaml.tmp', 'mesh.yaml.bak']) await writeFile(join(dir, junk), 'not: [valid');
+      // vim's 4913 probe or emacs' lock may vanish mid-scan: a dangling non-YAML name is not config.
+      await symlink(join(dir, 'gone'), join(dir, 'mesh.yaml.orig'));
+      const result = await loadModelDir(dir);
+      expect(result.violations).toEqual([]);
+      expect(result.files.map((f) => f.file)).toEqual(['mesh.yaml']);
+    });
+
+    it('a .yaml name that is a directory or a dangling link is an error, never silently skipped', async () => {
+      dir = await mkdtemp(join(tmpdir(), 'meshplane-model-'));
+      await writeFile(join(dir, 'mesh.yaml'), MESH_YAML);
+      await mkdir(join(dir, 'policy.yaml'));
+      await writeFile(join(dir, 'policy.yaml', 'inner.yaml'), serviceYaml('alpha', 'shop', '[{name: http}]'));
+      await symlink(join(dir, 'gone.yaml'), join(dir, 'z.yaml'));
+      const result = await loadModelDir(dir);
+      expect(result.model).toBeUndefined();
+      expect(result.violations.map((v) => `${v.file}: ${v.message.replace(/ENOENT.*/, 'ENOENT')}`)).toEqual([
+        'policy.yaml: is a directory; a .yaml/.yml name must be a YAML file: rename or remove it',
+        'z.yaml: cannot read file: ENOENT',
+      ]);
+    });
+
     it('reports a missing directory and an empty directory instead of throwing', async () => {
       dir = await mkdtemp(join(tmpdir(), 'meshplane-model-'));
       const missing = await loadModelDir(join(dir, 'nope'));

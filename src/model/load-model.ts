@@ -6,7 +6,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Violation } from '../errors.ts';
 import type { MeshModel, Metadata } from './types.ts';
-import { Issues } from './fields.ts';
+import { clipLongValues, Issues } from './fields.ts';
 import { type ConfigFile, parseDocuments } from './parse-documents.ts';
 import { parseResource } from './parse-resource.ts';
 import { CONFIG_FILE, type ResourceSet, validateReferences } from './validate-references.ts';
@@ -61,7 +61,7 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
   };
   const ranked = violations.map((v, i) => ({ v, i, r: rank(v) }));
   ranked.sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i);
-  const all = ranked.map((x) => x.v);
+  const all = ranked.map(({ v }) => ({ ...v, path: clipLongValues(v.path), message: clipLongValues(v.message) }));
 
   if (all.some((v) => v.severity === 'error') || set.meshes.length !== 1) return { violations: all };
   const byName = <T extends { metadata: Metadata }>(items: readonly { value: T }[]): T[] =>
@@ -79,15 +79,23 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
 
 /** Reads every `*.yaml` / `*.yml` under `dir` (recursively, sorted, dotfiles and dot-dirs skipped). */
 export async function loadModelDir(dir: string): Promise<ModelResult & { files: { file: string; text: string }[] }> {
+  const read = await readModelDir(dir);
+  return read.violations.length > 0 ? read : { ...parseModelFiles(read.files), files: read.files };
+}
+
+/**
+ * The config files of `dir`, unparsed, or why they cannot be read. Only `*.yaml` / `*.yml` names
+ * are looked at: editor artefacts (`.x.yaml.swp`, `x.yaml~`, `#x.yaml#`, vim's `4913` probe) are
+ * never even stat'ed, so one that vanishes mid-scan cannot fail a reload. A YAML name that is not
+ * a readable regular file (a directory, a dangling link, no permission) is an error: skipping it
+ * would serve the config without that file's resources, e.g. without a DENY policy.
+ */
+export async function readModelDir(dir: string): Promise<{ files: ConfigFile[]; violations: Violation[] }> {
   const files: ConfigFile[] = [];
   const violations: Violation[] = [];
+  const problem = (file: string, message: string) => violations.push({ file, path: '', message, severity: 'error' });
   const unreadable = (file: string, err: unknown, what: string) =>
-    violations.push({
-      file,
-      path: '',
-      message: `cannot read ${what}: ${err instanceof Error ? err.message : String(err)}; check the path and its permissions`,
-      severity: 'error',
-    });
+    problem(file, `cannot read ${what}: ${err instanceof Error ? err.message : String(err)}; check the path and its permissions`);
 
   const visited = new Set<string>();
   const walk = async (abs: string): Promise<void> => {
@@ -107,19 +115,23 @@ export async function loadModelDir(dir: string): Promise<ModelResult & { files: 
       unreadable(relative(dir, abs) || dir, err, 'config directory');
       return;
     }
-    const names = entries.map((e) => e.name).filter((n) => !n.startsWith('.')).sort(compare);
-    for (const name of names) {
+    entries = entries.filter((e) => !e.name.startsWith('.')).sort((a, b) => compare(a.name, b.name));
+    for (const entry of entries) {
+      const { name } = entry;
+      const yaml = YAML_NAME.test(name);
+      if (!yaml && !entry.isDirectory() && !entry.isSymbolicLink()) continue;
       const path = join(abs, name);
       const rel = relative(dir, path).split(sep).join('/');
       let info;
       try {
         info = await stat(path); // follows symlinks (ConfigMap mounts are symlinks)
       } catch (err) {
-        unreadable(rel, err, 'file');
+        if (yaml) unreadable(rel, err, 'file'); // a non-YAML name that vanished or dangles is nobody's config
         continue;
       }
-      if (info.isDirectory()) await walk(path);
-      else if (info.isFile() && /\.ya?ml$/i.test(name)) {
+      if (yaml && !info.isFile()) problem(rel, `is ${info.isDirectory() ? 'a directory' : 'not a regular file'}; a .yaml/.yml name must be a YAML file: rename or remove it`);
+      else if (info.isDirectory()) await walk(path);
+      else if (yaml) {
         try {
           files.push({ file: rel, text: await readFile(path, 'utf8') });
         } catch (err) {
@@ -132,14 +144,14 @@ export async function loadModelDir(dir: string): Promise<ModelResult & { files: 
 
   if (violations.length > 0) return { violations, files };
   if (files.length === 0) {
-    return {
-      violations: [{ file: dir, path: '', message: 'no .yaml or .yml files found: put the Mesh, Services and Workloads here, or point --config at the right directory', severity: 'error' }],
-      files,
-    };
+    problem(dir, 'no .yaml or .yml files found: put the Mesh, Services and Workloads here, or point --config at the right directory');
+    return { violations, files };
   }
   files.sort((a, b) => compare(a.file, b.file));
-  return { ...parseModelFiles(files), files };
+  return { files, violations };
 }
+
+const YAML_NAME = /\.ya?ml$/i;
 
 /** Code-unit order: deterministic across locales. */
 function compare(a: string, b: string): number {

@@ -200,8 +200,9 @@ function parseConditionKey(issues: Issues, value: unknown, path: string): { key:
   const header = HEADER_KEY.exec(key);
   if (header) {
     const name = header[1]!;
-    if (name === '' || /[\s*[\]]/.test(name)) {
-      issues.error(path, `${JSON.stringify(key)} needs a header name without spaces or wildcards between the brackets, e.g. request.headers[x-user-id]`);
+    // Control characters: Envoy rejects a header matcher whose name has NUL (the listener is NACKed).
+    if (name === '' || /[\s*[\]\u0000-\u001f\u007f]/.test(name)) {
+      issues.error(path, `${JSON.stringify(key)} needs a header name without spaces, control characters or wildcards between the brackets, e.g. request.headers[x-user-id]`);
       return undefined;
     }
     return { key: `request.headers[${name.toLowerCase()}]`, read: readMatch };

@@ -66,7 +66,9 @@ export function parseDocuments(files: readonly ConfigFile[]): ParsedDocuments {
 
 /** yaml's pretty messages carry a code excerpt after "at line L, column C:"; keep one line. */
 function syntaxMessage(what: string, message: string, pos: { line: number; col: number } | undefined): string {
-  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '').replace(/[.:]\s*$/, '');
+  let first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '').replace(/[.:]\s*$/, '');
+  // The parser's own stack ran out: say what in the YAML did it.
+  if (/Maximum call stack size exceeded/.test(first)) first = 'lists or mappings nested too deeply to read (hundreds of levels)';
   const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
   return `${what}${where}: ${first}; fix the YAML`;
 }

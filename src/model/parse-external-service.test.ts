@@ -8,7 +8,20 @@ metadata: {name: api, namespace: shop}
 spec: ${spec}
 `);
 
-const PEM = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n';
+/** A real certificate (its key was thrown away): caCertificates must parse. `\\n` for a YAML double-quoted string. */
+const PEM = [
+  '-----BEGIN CERTIFICATE-----',
+  'MIIBoTCCAUegAwIBAgIUdm9ZPXSFPknxQl0yDFfc2Zd/W/owCgYIKoZIzj0EAwIw',
+  'JTEjMCEGA1UEAwwabWVzaHBsYW5lIGZ1enogZXh0ZXJuYWwgQ0EwIBcNMjYxMTI5',
+  'MTI1ODM5WhgPMjEyNjExMDUxMjU4MzlaMCUxIzAhBgNVBAMMGm1lc2hwbGFuZSBm',
+  'dXp6IGV4dGVybmFsIENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzh4KICMS',
+  '1eBsgVRt8cuOjqvCIDfwY0U6y0OnHhxcdRk5+9ZA+9cVvjSZLxOkttKBw7tFwdlE',
+  'k5QNTDjCmVBKpqNTMFEwHQYDVR0OBBYEFLxfQxn+H2ZfJRa9lWMw0ne/ZO4DMB8G',
+  'A1UdIwQYMBaAFLxfQxn+H2ZfJRa9lWMw0ne/ZO4DMA8GA1UdEwEB/wQFMAMBAf8w',
+  'CgYIKoZIzj0EAwIDSAAwRQIhAI2uwHKYKwg3YT0JkX9hk5MZolp0vRt11Gjt/X+S',
+  'vn36AiAk9GQGeho/mxmGx4Vasq85hX5fkIEYQExcDX1wfrvFbg==',
+  '-----END CERTIFICATE-----',
+].join('\\n') + '\\n';
 
 describe('ExternalService', () => {
   it('parses plaintext and TLS destinations', () => {

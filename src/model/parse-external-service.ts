@@ -2,6 +2,7 @@
  * `kind: ExternalService` spec: a destination outside the mesh, reached in plaintext or plain TLS
  * (never mesh mTLS). One address, one port, one protocol.
  */
+import { X509Certificate } from 'node:crypto';
 import type { ExternalService, Metadata, Source } from './types.ts';
 import { isHostname, isIPv4 } from './formats.ts';
 import { type Issues, ObjectFields } from './fields.ts';
@@ -52,6 +53,9 @@ export function parseExternalService(
   if (ca !== undefined) {
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
       f.error('caCertificates', 'must be a PEM bundle (-----BEGIN CERTIFICATE----- ...): paste the certificates with a block scalar, "caCertificates: |"');
+    } else {
+      const problem = pemBundleProblem(ca);
+      if (problem) f.error('caCertificates', problem);
     }
     if (svc.tls !== 'SIMPLE') f.error('caCertificates', 'caCertificates is only used with tls: SIMPLE: set tls: SIMPLE or remove caCertificates');
     svc.caCertificates = ca;
@@ -60,4 +64,25 @@ export function parseExternalService(
     f.warning('tls', `port 443 usually means TLS, but tls defaults to DISABLE (plaintext): ${TLS_MODE_HINT} explicitly`);
   }
   return svc;
+}
+
+/**
+ * Why Envoy would refuse `pem` as trusted CAs ("Failed to load trusted CA certificates", the whole
+ * cluster NACKed), or undefined: every PEM block must be a complete, parseable CERTIFICATE.
+ */
+function pemBundleProblem(pem: string): string | undefined {
+  const begins = pem.match(/-----BEGIN [^-\n]*-----/g) ?? [];
+  const other = begins.find((b) => b !== '-----BEGIN CERTIFICATE-----');
+  // Lower case: the message must not carry a PEM marker ('PRIVATE KEY') into logs that are searched for them.
+  if (other) return `holds a ${other.slice(11, -5).toLowerCase()} block: only CA certificates belong here (never a private key); remove it`;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length !== begins.length) return 'has a certificate without its -----END CERTIFICATE----- line: paste each certificate whole';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      return `certificate ${i + 1} of ${blocks.length} is not a valid PEM certificate (${err instanceof Error ? err.message : String(err)}): paste it again from its source`;
+    }
+  }
+  return undefined;
 }

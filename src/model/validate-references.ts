@@ -10,6 +10,7 @@ import { qualifiedName } from './types.ts';
 import { suggest } from './did-you-mean.ts';
 import { DEFAULT_ROOT_NAMESPACE } from './parse-mesh.ts';
 import { validateAuthorizationPolicies } from './validate-authorization-policies.ts';
+import { validateInboundTargets } from './validate-inbound-targets.ts';
 import { validateProxyless } from './validate-proxyless.ts';
 
 export interface Located<T> {
@@ -179,6 +180,7 @@ export function validateReferences(set: ResourceSet): Violation[] {
   }
 
   validateListeners(set.workloads, error);
+  validateInboundTargets(set.workloads, set.services, error);
   validatePeerAuthentications(set.peerAuthentications, set.workloads, rootNamespace, warning);
   validateAuthorizationPolicies(set.authorizationPolicies, set.workloads, set.services, rootNamespace, warning);
   validateProxyless(set, rootNamespace, error, warning);

@@ -63,7 +63,8 @@ export function buildUpstreamSimpleTlsContext(tls: { sni?: string; caCertificate
     common_tls_context: {
       tls_params: TLS_PARAMS,
       validation_context: {
-        trusted_ca: { filename: tls.caCertificates ?? SYSTEM_CA_BUNDLE },
+        // caCertificates is the PEM bundle itself (ExternalService spec), not a file name.
+        trusted_ca: tls.caCertificates !== undefined ? { inline_string: tls.caCertificates } : { filename: SYSTEM_CA_BUNDLE },
         ...(tls.sni !== undefined && { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.sni } }] }),
       },
     },
