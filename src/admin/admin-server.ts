@@ -10,7 +10,7 @@ export interface AdminSources {
   debug: Readonly<Record<string, () => unknown>>;
 }
 
-/** Admin HTTP: /healthz, /readyz, /metrics (Prometheus), /debug/<name> (JSON). Loopback by default. */
+/** Admin HTTP, read-only (GET/HEAD; anything else 405): /healthz, /readyz, /metrics (Prometheus), /debug/<name> (JSON). Loopback by default. */
 export async function startAdminServer(address: string, sources: AdminSources): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -18,11 +18,17 @@ export async function startAdminServer(address: string, sources: AdminSources): 
       res.writeHead(status, { 'content-type': type });
       res.end(body);
     };
+    // Read-only: nothing here changes the control plane, so no method but GET/HEAD, and no token.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(405, `method ${req.method} not allowed: the admin API is read-only, use GET\n`);
+    }
     try {
       if (path === '/healthz') return send(200, 'ok\n');
       if (path === '/readyz') return sources.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
       if (path === '/metrics') return send(200, await sources.registry.metrics(), sources.registry.contentType);
-      const debug = path.startsWith('/debug/') ? sources.debug[path.slice('/debug/'.length)] : undefined;
+      const name = path.startsWith('/debug/') ? path.slice('/debug/'.length) : undefined;
+      const debug = name !== undefined && Object.hasOwn(sources.debug, name) ? sources.debug[name] : undefined;
       if (debug) return send(200, `${JSON.stringify(debug(), null, 2)}\n`, 'application/json');
       const index = ['/healthz', '/readyz', '/metrics', ...Object.keys(sources.debug).map((d) => `/debug/${d}`)];
       return send(404, `not found; try ${index.join(' ')}\n`);

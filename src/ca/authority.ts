@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import type { KeyAlgorithm } from '../model/types.ts';
 import { generateKeyPair, KEY_ALGORITHMS, keyAlgorithmOf, pemBlock, privateKeyPem, randomSerialHex } from './key-algorithms.ts';
-import { errorText, exists, fsyncPath, io, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
+import { checkDirNotWritableByOthers, errorText, exists, fsyncPath, io, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
 import { subtle, x509 } from './x509.ts';
 
 export const CA_DIR = 'ca';
@@ -53,18 +53,24 @@ const REPLACE_HINT = 'this changes the root of trust: every proxy needs the new 
  * Loads the root from `<stateDir>/ca/`, or creates it there if the directory does not exist.
  * Throws MeshplaneError STATE_INVALID, naming the file, when the stored material is unusable.
  */
-export function loadOrCreateAuthority(stateDir: string, opts: AuthorityOptions): Promise<{ authority: Authority; created: boolean }> {
-  return loadOrCreateRootDir(join(stateDir, CA_DIR), opts);
+export function loadOrCreateAuthority(
+  stateDir: string,
+  opts: AuthorityOptions,
+  populate?: (dir: string) => Promise<void>,
+): Promise<{ authority: Authority; created: boolean }> {
+  return loadOrCreateRootDir(join(stateDir, CA_DIR), opts, populate);
 }
 
 /**
  * A self-made root in `caDir` (`root-cert.pem`, `root-key.pem`), loaded or created. Safe against
  * another process creating it at the same time: the files are written to a temp directory and
- * renamed into place as a whole, and the loser of the race loads the winner's root.
+ * renamed into place as a whole, and the loser of the race loads the winner's root. `populate`
+ * adds more files to the temp directory first, so they appear with the root or not at all.
  */
 export async function loadOrCreateRootDir(
   caDir: string,
   opts: AuthorityOptions,
+  populate?: (dir: string) => Promise<void>,
 ): Promise<{ authority: Authority; created: boolean }> {
   const now = opts.now ?? new Date();
   const stateDir = dirname(caDir);
@@ -79,9 +85,11 @@ export async function loadOrCreateRootDir(
   // mkdtemp makes the directory 0700, which is what ca/ must be once renamed.
   const tmp = await io(stateDir, 'create a temporary directory in', () => mkdtemp(join(stateDir, `.${basename(caDir)}-new-`)));
   try {
-    await io(tmp, 'write the new root into', async () => {
+    // Named after caDir, not the temp dir: the temp dir is gone by the time anyone reads the error.
+    await io(caDir, 'write the new root CA files of', async () => {
       await writeNewFile(join(tmp, ROOT_KEY_FILE), keyPem);
       await writeNewFile(join(tmp, ROOT_CERT_FILE), certPem);
+      await populate?.(tmp);
       await fsyncPath(tmp);
     });
     try {
@@ -135,6 +143,8 @@ export async function loadAuthority(caDir: string, now: Date): Promise<Authority
   if (process.platform !== 'win32' && (keyStat.mode & 0o077) !== 0) {
     throw stateError(keyPath, `is readable or writable by others (mode ${(keyStat.mode & 0o777).toString(8).padStart(4, '0')}); it holds the root private key: run \`chmod 600 ${keyPath}\``);
   }
+  // And the directories it sits in: ca/ and the state dir (a workload root: its dir and ca/workload-roots/).
+  for (const dir of [dirname(caDir), caDir]) await checkDirNotWritableByOthers(dir);
 
   const certText = await io(certPath, 'read', () => readFile(certPath, 'utf8'));
   const blocks = certText.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];

@@ -3,11 +3,17 @@
  * created together or not at all. Finding one without the other means the directory was damaged
  * or is not the one meant; making the missing half anew would silently split the trust (a new
  * root, or tokens no existing bootstrap carries), so it is an error naming what is missing.
+ *
+ * Creation is crash-safe: ca/ (xDS root, first workload root, workload-roots.json and the
+ * `creating` marker) appears in one rename, then the token key, then the marker goes. A start that
+ * was killed or ran out of disk in between leaves ca/ with the marker and no key; no bootstrap can
+ * exist yet (it needs the key), so the next start finishes the creation with the same roots.
  */
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import { CA_DIR, loadOrCreateAuthority, type Authority, type AuthorityOptions } from './authority.ts';
-import { exists } from './state-files.ts';
+import { errorText, exists, fsyncPath, isCode, stateError, writeNewFile } from './state-files.ts';
 import { loadOrCreateTokenKey, TOKEN_KEY_FILE } from './tokens.ts';
 import { WorkloadRoots } from './workload-roots.ts';
 
@@ -26,8 +32,12 @@ export interface StateDir {
 export async function openStateDir(stateDir: string, opts: AuthorityOptions & { create: boolean }): Promise<StateDir> {
   const caPath = join(stateDir, CA_DIR);
   const keyPath = join(stateDir, TOKEN_KEY_FILE);
-  const [hasCa, hasKey] = await Promise.all([exists(caPath), exists(keyPath)]);
-  if (hasCa !== hasKey) {
+  const marker = join(caPath, CREATING_FILE);
+  const [hasCa, hasKey, unfinished] = await Promise.all([exists(caPath), exists(keyPath), exists(marker)]);
+  if (unfinished && !hasKey && !opts.create) {
+    throw new MeshplaneError('STATE_INVALID', `${stateDir} is not fully created yet (${marker} exists): start \`meshplane serve\` with it, which finishes the creation`);
+  }
+  if (hasCa !== hasKey && !unfinished) {
     const [present, missing] = hasCa ? [caPath, keyPath] : [keyPath, caPath];
     throw new MeshplaneError(
       'STATE_INVALID',
@@ -41,9 +51,23 @@ export async function openStateDir(stateDir: string, opts: AuthorityOptions & { 
       `${stateDir} holds no mesh CA: pass the --state-dir of the running \`meshplane serve\` (it creates the CA on first start)`,
     );
   }
-  const { authority, created } = await loadOrCreateAuthority(stateDir, opts);
+  const { authority, created } = await loadOrCreateAuthority(stateDir, opts, async (newCaDir) => {
+    // A new mesh gets its workload root apart from the xDS root, so rotating it never touches bootstraps.
+    await WorkloadRoots.createInitial(newCaDir, opts);
+    await writeNewFile(join(newCaDir, CREATING_FILE), 'meshplane serve is creating this state dir; the next start finishes it\n');
+  });
   const tokenKey = await loadOrCreateTokenKey(stateDir);
-  // A new mesh gets its workload root apart from the xDS root, so rotating it never touches bootstraps.
-  if (created) await WorkloadRoots.createInitial(stateDir, opts);
-  return { authority, tokenKey, created };
+  if (created || unfinished) {
+    // The key's link must be on disk before the marker's removal is: else a power cut could leave neither.
+    await fsyncPath(stateDir).catch(() => undefined);
+    await unlink(marker).catch((err: unknown) => {
+      // ENOENT: a concurrent start finished it.
+      if (!isCode(err, 'ENOENT')) throw stateError(marker, `could not be removed (${errorText(err)}); check the state dir's permissions`, err);
+    });
+    await fsyncPath(caPath).catch(() => undefined); // durability only; the state dir is complete either way
+  }
+  return { authority, tokenKey, created: created || unfinished };
 }
+
+/** In ca/ from its creation until the token key exists (see the top of this file). */
+export const CREATING_FILE = 'creating';

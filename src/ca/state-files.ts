@@ -1,6 +1,7 @@
 /**
  * Small file helpers for the CA's state dir: create-once 0600 files, fsync, and STATE_INVALID
- * errors that name the file. Shared by authority.ts (root CA) and tokens.ts (xDS token key).
+ * errors that name the file. Shared by authority.ts (root CA), tokens.ts (xDS token key) and
+ * token-revocations.ts.
  */
 import { lstat, open, stat } from 'node:fs/promises';
 import { MeshplaneError } from '../errors.ts';
@@ -45,6 +46,18 @@ export async function statOrUndefined(path: string) {
     if (isCode(err, 'ENOENT')) return undefined;
     throw stateError(path, `cannot be inspected: ${errorText(err)}`, err);
   }
+}
+
+/**
+ * Refuses a directory of the state dir that group or others can write: whoever can write there can
+ * replace a root key or the token key with their own (rename over it), whatever the files' modes.
+ * Readable is fine (file names are no secret; the key files themselves must be 0600).
+ */
+export async function checkDirNotWritableByOthers(dir: string): Promise<void> {
+  const st = await statOrUndefined(dir);
+  if (!st || process.platform === 'win32' || (st.mode & 0o022) === 0) return;
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  throw stateError(dir, `is writable by group or others (mode ${mode}); anyone who can write here can swap the CA key or the xDS token key for their own: run \`chmod go-w ${dir}\` (meshplane creates it 0700)`);
 }
 
 /** Runs an fs operation, turning an I/O failure into STATE_INVALID naming the path. */

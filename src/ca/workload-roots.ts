@@ -21,7 +21,7 @@
  * Trust before use, use before untrust: no proxy ever meets a certificate its peer cannot verify.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import { CA_DIR, loadAuthority, loadOrCreateRootDir, type Authority, type AuthorityOptions } from './authority.ts';
@@ -69,12 +69,15 @@ export class WorkloadRoots {
     return new WorkloadRoots(stateDir, control, state, await loadRoots(stateDir, control, state, now));
   }
 
-  /** The first workload root of a new state dir, stable. */
-  static async createInitial(stateDir: string, opts: AuthorityOptions): Promise<void> {
+  /**
+   * The first workload root of a new state dir, stable, written into `caDir`: the temp directory
+   * that becomes ca/, so a new state dir never has ca/ without its workload root.
+   */
+  static async createInitial(caDir: string, opts: AuthorityOptions): Promise<void> {
     const now = opts.now ?? new Date();
     const id = rootId(now);
-    await loadOrCreateRootDir(join(stateDir, CA_DIR, ROOTS_DIR, id), opts);
-    await writeState(stateDir, { phase: 'stable', signer: id, trusted: [id] });
+    await loadOrCreateRootDir(join(caDir, ROOTS_DIR, id), opts);
+    await writeState(caDir, { phase: 'stable', signer: id, trusted: [id] });
   }
 
   /**
@@ -90,7 +93,7 @@ export class WorkloadRoots {
     const now = opts.now ?? new Date();
     const id = rootId(now);
     const { authority } = await loadOrCreateRootDir(join(stateDir, CA_DIR, ROOTS_DIR, id), opts);
-    await writeState(stateDir, {
+    await writeState(join(stateDir, CA_DIR), {
       phase: 'trust-both',
       signer: state.signer,
       trusted: [...state.trusted, id],
@@ -151,7 +154,7 @@ export class WorkloadRoots {
       phase === 'trust-both'
         ? { ...this.state, phase: 'issue-next', signer: next, phaseSince: since }
         : { phase: 'stable', signer: next, trusted: [next], phaseSince: since };
-    await writeState(this.stateDir, updated);
+    await writeState(join(this.stateDir, CA_DIR), updated);
     this.state = updated;
     return updated.phase;
   }
@@ -210,14 +213,16 @@ async function readState(stateDir: string): Promise<RootsState> {
 }
 
 /** Written to a temp file and renamed: a crash leaves the old state or the new, never half. */
-async function writeState(stateDir: string, state: RootsState): Promise<void> {
-  const file = join(stateDir, CA_DIR, ROOTS_FILE);
+async function writeState(caDir: string, state: RootsState): Promise<void> {
+  const file = join(caDir, ROOTS_FILE);
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
     await fsyncPath(tmp);
     await rename(tmp, file);
+    await fsyncPath(caDir).catch(() => undefined); // the rename survives a power cut too; best effort, it is done
   } catch (err) {
+    await unlink(tmp).catch(() => undefined); // a full disk leaves no half-written temp file behind
     throw new MeshplaneError('STATE_INVALID', `cannot write ${file}: ${errorText(err)}; check that the state dir is writable`, [], { cause: err });
   }
 }

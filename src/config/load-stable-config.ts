@@ -1,0 +1,48 @@
+/**
+ * The config dir as a model, but only once it holds still: it is read, read again `quietMs` later,
+ * and parsed only when both reads agree byte for byte. A file being written in several steps, or
+ * a multi-file change made file by file, is therefore never applied half-done as long as no step
+ * pauses longer than `quietMs`. File-watch events alone cannot promise this: they can be lost or
+ * coalesced, and the debouncer fires after at most a second even while writes go on.
+ *
+ * What no reader can tell apart: a writer that stops mid-file for longer than `quietMs` at a point
+ * where the YAML is still valid (between two documents, between two list items). Write config
+ * files atomically (write a dotfile, then rename it over the old name; or swap a symlinked
+ * directory, as Kubernetes ConfigMap mounts do) — see the README.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Violation } from '../errors.ts';
+import { parseModelFiles, readModelDir, type ModelResult } from '../model/load-model.ts';
+
+export type LoadedConfig = ModelResult & { files: { file: string; text: string }[] };
+
+export interface LoadStableOptions {
+  quietMs: number;
+  /** Checked between reads: a control plane shutting down stops waiting (the result is then undefined). */
+  stopped?: () => boolean;
+  /** Told when a read differed from the one before (the directory is being written). */
+  onUnsettled?: (rounds: number) => void;
+}
+
+/** Reads `dir` until two reads `quietMs` apart agree, then parses that content. */
+export async function loadStableConfig(dir: string, opts: LoadStableOptions): Promise<LoadedConfig | undefined> {
+  let read = await readModelDir(dir);
+  for (let rounds = 1; ; rounds++) {
+    await sleep(opts.quietMs);
+    if (opts.stopped?.()) return undefined;
+    const again = await readModelDir(dir);
+    if (digest(again) === digest(read)) {
+      return again.violations.length > 0 ? again : { ...parseModelFiles(again.files), files: again.files };
+    }
+    opts.onUnsettled?.(rounds);
+    read = again;
+  }
+}
+
+function digest(read: { files: { file: string; text: string }[]; violations: Violation[] }): string {
+  const h = createHash('sha256');
+  for (const f of read.files) h.update(f.file).update('\0').update(f.text).update('\0');
+  for (const v of read.violations) h.update(v.file).update('\0').update(v.message).update('\0');
+  return h.digest('hex');
+}
