@@ -11,17 +11,15 @@ import { createIssuerPool } from './ca/issuer-pool.ts';
 import { openWorkloadCa } from './ca/workload-ca.ts';
 import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
-import { TOKEN_METADATA_KEY } from './ca/tokens.ts';
-import { xdsClientRejection } from './ca/xds-client-auth.ts';
 import type { IssueFn } from './ca/workload-certs.ts';
 import { CertificateLifecycle } from './certificate-lifecycle.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { loadStableConfig } from './config/load-stable-config.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { runPlugins } from './extend/run-plugins.ts';
 import type { TranslatorPlugin } from './extend/translator-plugin.ts';
 import { splitHostPort } from './host-port.ts';
-import { loadModelDir } from './model/load-model.ts';
 import { qualifiedName, type CaSettings, type MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
 import { buildProxylessPlans } from './plan/build-proxyless-plans.ts';
@@ -34,6 +32,8 @@ import { createDebouncer } from './xds/debounce.ts';
 import type { ResourceSet } from './xds/snapshot.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 import { TYPE_URL } from './xds/type-urls.ts';
+import type { XdsLimits } from './xds/xds-limits.ts';
+import { XdsAccess } from './xds-access.ts';
 
 export interface ControlPlaneOptions {
   configDir: string;
@@ -51,9 +51,13 @@ export interface ControlPlaneOptions {
   issue?: IssueFn;
   /** Run in order on each proxy's translated resources, before they are versioned and pushed. */
   plugins?: TranslatorPlugin[];
+  /** Limits on xDS clients (message size, streams, request rate, ...); unset ones take DEFAULT_XDS_LIMITS. */
+  xdsLimits?: Partial<XdsLimits>;
 }
 
 const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
+/** The config dir must read the same twice this far apart before it is applied: no half-written file is served. */
+const CONFIG_QUIET_MS = 100;
 /** How long a removed cluster stays after the listeners that stopped using it were pushed. */
 const CLUSTER_LINGER_MS = 5000;
 
@@ -99,7 +103,7 @@ export class ControlPlane {
 
   private async init(): Promise<void> {
     const { opts } = this;
-    const loaded = await loadModelDir(opts.configDir);
+    const loaded = (await this.loadConfig())!;
     this.logViolations(loaded.violations);
     if (!loaded.model) {
       throw new MeshplaneError('CONFIG_INVALID', `${opts.configDir}: the configuration is invalid; fix the errors above`, loaded.violations);
@@ -122,17 +126,21 @@ export class ControlPlane {
       opts.logger.info({ phase: workloadCa.rotation?.phase }, 'resuming the root rotation in progress');
     }
 
+    // Read before serving: a corrupt revocations file stops the start rather than lift revocations.
+    const access = opts.insecureXds
+      ? undefined
+      : await XdsAccess.open({ stateDir: opts.stateDir, tokenKey, trustDomain: () => this.model.mesh.trustDomain, clock: this.clock, logger: opts.logger, onRevoked: (node, at) => this.tokenRevoked(node, at) });
     this.ads = new AdsServer({
       cache: this.cache,
       logger: opts.logger.child({ component: 'ads' }),
       controlPlaneId: `meshplane@${process.pid}`,
-      authenticate: opts.insecureXds
+      limits: opts.xdsLimits,
+      authenticate: !access
         ? () => true
         : (nodeId, metadata, peerCertificate) => {
-            const token = metadata.get(TOKEN_METADATA_KEY)[0]?.toString();
-            const rejection = xdsClientRejection(tokenKey, this.model.mesh.trustDomain, { nodeId, token, peerCertificate });
-            if (rejection) opts.logger.warn({ nodeId, reason: rejection }, 'xDS client rejected');
-            return rejection === undefined;
+            if (!access.authenticate(nodeId, metadata, peerCertificate)) return false;
+            this.lifecycle.resume(nodeId); // back with a token issued after its revocation
+            return true;
           },
     });
     this.lifecycle = new CertificateLifecycle(
@@ -151,6 +159,7 @@ export class ControlPlane {
       ca,
     );
     this.closers.push(() => this.lifecycle.stop());
+    for (const node of access?.revokedNodes() ?? []) this.lifecycle.pause(node);
     this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad, () => this.lifecycle.metrics());
     this.closers.push(() => this.ads.close());
 
@@ -179,6 +188,11 @@ export class ControlPlane {
     const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
     this.closers.push(() => watcher.close(), () => reload.cancel());
     reload.trigger(); // an edit made while we were starting had no watcher to see it
+    if (access) {
+      const revocations = access.watch();
+      this.closers.push(() => revocations.close());
+      void access.reload(); // a revocation written while we were starting
+    }
     if (workloadCa.rotation) {
       // `meshplane ca rotate-root` writes ca/workload-roots.json: look at once, not at the next poll.
       const caWatcher = watchConfigDir(join(opts.stateDir, CA_DIR), () => this.lifecycle.scheduleRootCheck(0));
@@ -190,11 +204,12 @@ export class ControlPlane {
 
   /** Re-read the config dir; apply it if it changed and is valid, else keep the last good one. */
   async reload(): Promise<void> {
-    const loaded = await loadModelDir(this.opts.configDir).catch((err: unknown) => ({
+    const loaded = await this.loadConfig().catch((err: unknown) => ({
       model: undefined,
       files: [],
       violations: [{ file: this.opts.configDir, path: '', message: String(err), severity: 'error' } satisfies Violation],
     }));
+    if (!loaded) return; // stopped while the directory was still being written
     const hash = hashFiles(loaded.files);
     const at = new Date().toISOString();
     if (loaded.model && hash === this.configHash) {
@@ -228,6 +243,17 @@ export class ControlPlane {
     this.metrics.configReloads.inc({ result: 'applied' });
     await this.applyModel(loaded.model);
     this.opts.logger.info({ proxies: this.cache.nodeIds().length }, 'config change applied');
+  }
+
+  /** The config dir once two reads agree (see load-stable-config.ts); undefined if stopped meanwhile. */
+  private loadConfig() {
+    return loadStableConfig(this.opts.configDir, {
+      quietMs: CONFIG_QUIET_MS,
+      stopped: () => this.stopped,
+      onUnsettled: (rounds) => {
+        if (rounds % 50 === 1) this.opts.logger.info({ rounds }, 'the config dir is still being written; waiting for it to settle');
+      },
+    });
   }
 
   /** Translate every proxy and hand the results to the cache, which pushes only what changed. */
@@ -281,11 +307,20 @@ export class ControlPlane {
     const live = new Set([...plans, ...proxyless].map((p) => p.nodeId));
     for (const node of this.cache.nodeIds()) {
       if (live.has(node)) continue;
-      // A removed workload loses its snapshot, its certificate and its key with it.
+      // A removed workload loses its snapshot, its certificate and its key with it, and its
+      // streams: left open, they would serve an empty config as if it were one.
       this.cache.removeSnapshot(node);
       this.served.delete(node);
+      this.ads.endNode(node, grpc.status.NOT_FOUND, `the workload of node ${node} was removed from ${this.opts.configDir}`);
     }
     this.lifecycle.retain(new Set(plans.map((p) => p.nodeId))); // only Envoys hold certificates
+  }
+
+  /** `meshplane token revoke`: the node's streams end now, and its certificate is no longer renewed. */
+  private tokenRevoked(nodeId: string, revokedAt: number): void {
+    this.lifecycle.pause(nodeId);
+    const at = new Date(revokedAt).toISOString();
+    this.ads.endNode(nodeId, grpc.status.UNAUTHENTICATED, `the xDS token of ${nodeId} was revoked at ${at} (meshplane token revoke); run meshplane bootstrap again`);
   }
 
   /** The plugins' version of one proxy's resources, or undefined when a fail-closed plugin failed (logged). */

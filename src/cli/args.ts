@@ -17,3 +17,12 @@ export function optional(values: ArgValues, name: string, fallback: string): str
   const v = values[name];
   return typeof v === 'string' && v !== '' ? v : fallback;
 }
+
+/** An optional positive integer option (digits only), or a usage error naming it. */
+export function positiveInt(values: ArgValues, name: string): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new MeshplaneError('USAGE', `--${name} must be a positive integer, got "${String(v)}"`);
+  return n;
+}

@@ -7,14 +7,17 @@ import { demoCommand } from './demo-command.ts';
 import { explainCommand, type ExplainArgs } from './explain-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { statusCommand } from './status-command.ts';
+import { tokenListCommand, tokenRevokeCommand } from './token-command.ts';
 import { validateCommand } from './validate-command.ts';
+import { DEFAULT_XDS_LIMITS } from '../xds/xds-limits.ts';
 
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const str = (description: string) => ({ type: 'string' as const, description });
 const flag = (description: string) => ({ type: 'boolean' as const, description });
 
-const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Record<string, string | boolean | undefined>) => Promise<number> }> = {
+// `positionals`: the command takes bare arguments (`token revoke NS/NAME`); the others refuse them.
+const COMMANDS: Record<string, { summary: string; options: Options; positionals?: true; run: (v: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<number> }> = {
   serve: {
     summary: 'run the control plane; reloads --config on change',
     options: {
@@ -25,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
       'csds-address': str(`CSDS gRPC listen address, plaintext: keep it on loopback (default ${DEFAULT_CSDS_ADDRESS})`),
       'insecure-xds': flag('plaintext, unauthenticated xDS: debugging only'),
       'log-level': str('trace|debug|info|warn|error (default info)'),
+      'max-xds-streams': str(`xDS streams open at once, all proxies (default ${DEFAULT_XDS_LIMITS.maxStreams})`),
+      'max-xds-streams-per-node': str(`xDS streams open at once per node.id (default ${DEFAULT_XDS_LIMITS.maxStreamsPerNode})`),
+      'xds-request-rate': str(`requests per second per xDS stream, after a burst of ${DEFAULT_XDS_LIMITS.requestBurst} (default ${DEFAULT_XDS_LIMITS.requestsPerSecond})`),
+      'max-xds-message-bytes': str(`largest xDS request accepted, in bytes (default ${DEFAULT_XDS_LIMITS.maxMessageBytes})`),
       plugin: { ...str('ES module whose default export is a TranslatorPlugin or an array of them (repeatable; run in order)'), multiple: true },
     },
     // parseArgs gives a string[] for the repeatable --plugin.
@@ -47,6 +54,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
       'insecure-xds': flag('plaintext xDS without token (must match serve --insecure-xds)'),
       delta: flag('incremental xDS (Delta ADS, api_type DELTA_GRPC) instead of State of the World'),
       format: str('envoy (default: Envoy bootstrap YAML) or grpc (proxyless gRPC xDS bootstrap JSON; needs --insecure-xds)'),
+      'token-ttl': str('how long the xDS token lasts, a duration such as 720h (default 8760h, one year)'),
     },
     run: (v) => bootstrapCommand(v),
   },
@@ -83,6 +91,17 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (v: Rec
     options: { 'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`), output: str('table|json') },
     run: (v) => caStatusCommand(v),
   },
+  'token revoke': {
+    summary: 'NAMESPACE/NAME: refuse every xDS token of that workload issued until now; a running serve ends its streams',
+    options: { 'state-dir': str('the state dir of the control plane (same as serve)') },
+    positionals: true,
+    run: (v, p) => tokenRevokeCommand(v, p),
+  },
+  'token list': {
+    summary: 'the workloads whose xDS tokens were revoked, and until when',
+    options: { 'state-dir': str('the state dir of the control plane (same as serve)'), output: str('table|json') },
+    run: (v) => tokenListCommand(v),
+  },
   demo: {
     summary: 'the local mesh: control plane, Envoys and sample apps from examples/, until Ctrl-C',
     options: { 'state-dir': str('state dir (default .state/demo)'), 'keep-running': flag('ignored; the demo runs until Ctrl-C') },
@@ -100,9 +119,9 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // Two-word commands (`ca status`) are looked up as one name.
+  // Two-word commands (`ca status`, `token revoke`) are looked up as one name.
   const [first, ...more] = argv;
-  const [name, rest] = first === 'ca' && more[0] && !more[0].startsWith('-') ? [`ca ${more[0]}`, more.slice(1)] : [first, more];
+  const [name, rest] = (first === 'ca' || first === 'token') && more[0] && !more[0].startsWith('-') ? [`${first} ${more[0]}`, more.slice(1)] : [first, more];
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return name ? 0 : 2;
@@ -113,8 +132,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { values } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
-    return await command.run(values as Record<string, string | boolean | undefined>);
+    const { values, positionals } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: command.positionals === true });
+    return await command.run(values as Record<string, string | boolean | undefined>, positionals);
   } catch (err) {
     if (err instanceof MeshplaneError) {
       for (const v of err.violations) console.error(formatViolation(v));

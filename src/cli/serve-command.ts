@@ -1,10 +1,17 @@
 import { pino } from 'pino';
 import { ControlPlane } from '../control-plane.ts';
 import { loadPlugins } from '../extend/load-plugins.ts';
-import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS, optional, required, type ArgValues } from './args.ts';
+import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS, optional, positiveInt, required, type ArgValues } from './args.ts';
 
 /** Runs until SIGINT/SIGTERM; a clean stop closes the ADS streams so the Envoys reconnect later. */
 export async function serveCommand(values: ArgValues, pluginFiles: readonly string[] = []): Promise<number> {
+  // Checked first: a bad number is a usage error before anything starts.
+  const xdsLimits = {
+    maxStreams: positiveInt(values, 'max-xds-streams'),
+    maxStreamsPerNode: positiveInt(values, 'max-xds-streams-per-node'),
+    requestsPerSecond: positiveInt(values, 'xds-request-rate'),
+    maxMessageBytes: positiveInt(values, 'max-xds-message-bytes'),
+  };
   const logger = pino({ level: optional(values, 'log-level', 'info'), base: undefined });
   // Before anything listens: a bad plugin module is a startup error, not a half-started server.
   const plugins = await loadPlugins(pluginFiles);
@@ -18,6 +25,7 @@ export async function serveCommand(values: ArgValues, pluginFiles: readonly stri
     insecureXds: values['insecure-xds'] === true,
     logger,
     plugins,
+    xdsLimits,
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -52,6 +52,8 @@ export interface LocalMeshOptions {
   delta?: boolean;
   /** Plugin module files, each passed to `meshplane serve --plugin`. */
   plugins?: string[];
+  /** `meshplane serve --log-level` (default: serve's own, info). */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
 
 const intruderWorkload = (p: Record<PortName, number>) => `---
@@ -152,6 +154,7 @@ export async function startLocalMesh(initialMode: Mode, options: LocalMeshOption
         // CSDS defaults to a fixed port: parallel test files would collide on it.
         '--csds-address', `127.0.0.1:${ports.csds}`,
         ...(options.plugins ?? []).flatMap((file) => ['--plugin', file]),
+        ...(options.logLevel ? ['--log-level', options.logLevel] : []),
       ],
       readyLine: /meshplane serving/,
       logFile: join(dir, 'meshplane.log'),
