@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateAuthority } from '../src/ca/authority.ts';
 import { WorkloadCertificates } from '../src/ca/workload-certs.ts';
-import { toResourceSet } from '../src/control-plane.ts';
+import { toResourceSet } from '../src/resource-set.ts';
 import { parseModelFiles } from '../src/model/load-model.ts';
 import { buildProxyPlans } from '../src/plan/build-proxy-plans.ts';
 import { translateProxy, type ProxyResources } from '../src/translate/translate-proxy.ts';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -17,7 +16,9 @@ import { systemClock, type Clock } from './clock.ts';
 import { loadStableConfig } from './config/load-stable-config.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
-import { runPlugins } from './extend/run-plugins.ts';
+import { hashFiles, restartRequired, sameCaSettings } from './config-changes.ts';
+import { toResourceSet } from './resource-set.ts';
+import { applyPlugins } from './extend/run-plugins.ts';
 import type { TranslatorPlugin } from './extend/translator-plugin.ts';
 import { splitHostPort } from './host-port.ts';
 import { qualifiedName, type CaSettings, type MeshModel } from './model/types.ts';
@@ -29,7 +30,6 @@ import { translateProxy, translateSecrets, type ProxyResources } from './transla
 import { AdsServer } from './xds/ads-server.ts';
 import { CsdsServer } from './xds/csds-server.ts';
 import { createDebouncer } from './xds/debounce.ts';
-import type { ResourceSet } from './xds/snapshot.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 import { TYPE_URL } from './xds/type-urls.ts';
 import type { XdsLimits } from './xds/xds-limits.ts';
@@ -280,7 +280,10 @@ export class ControlPlane {
       const cert = certs[i]!;
       try {
         if (cert.status === 'rejected') throw cert.reason;
-        const translated = this.withPlugins(translateProxy(plan, { ...cert.value, trustBundlePem }), plan.nodeId, plan.workload, labels);
+        // Copies: plugins cannot reach into the model.
+        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labels.get(plan.nodeId) } };
+        const context = { nodeId: plan.nodeId, workload };
+        const translated = applyPlugins(this.opts.plugins ?? [], translateProxy(plan, { ...cert.value, trustBundlePem }), context, this.opts.logger);
         if (!translated) return; // fail-closed plugin error: this proxy keeps its last good config
         const previous = this.served.get(plan.nodeId);
         const next = keepRemovedClustersOnce(translated, previous?.resources, previous?.lingering ?? new Set());
@@ -321,28 +324,6 @@ export class ControlPlane {
     this.lifecycle.pause(nodeId);
     const at = new Date(revokedAt).toISOString();
     this.ads.endNode(nodeId, grpc.status.UNAUTHENTICATED, `the xDS token of ${nodeId} was revoked at ${at} (meshplane token revoke); run meshplane bootstrap again`);
-  }
-
-  /** The plugins' version of one proxy's resources, or undefined when a fail-closed plugin failed (logged). */
-  private withPlugins(
-    resources: ProxyResources,
-    nodeId: string,
-    workload: { name: string; namespace: string },
-    labels: ReadonlyMap<string, Readonly<Record<string, string>>>,
-  ): ProxyResources | undefined {
-    const plugins = this.opts.plugins ?? [];
-    if (plugins.length === 0) return resources;
-    // A copy of the labels: plugins cannot reach into the model.
-    const context = { nodeId, workload: { name: workload.name, namespace: workload.namespace, labels: { ...labels.get(nodeId) } } };
-    const run = runPlugins(plugins, resources, context);
-    if (!run.ok) {
-      // The plugin's own error goes in `err` (its stack); pino would repeat its message after ours.
-      this.opts.logger.error({ err: run.error.cause, node: nodeId, plugin: run.plugin }, `${run.error.message}; this proxy keeps its last good config`);
-      return undefined;
-    }
-    for (const s of run.skipped) this.opts.logger.warn({ err: s.error.cause, node: nodeId, plugin: s.plugin }, `${s.error.message}; its changes are skipped (onError: skip-plugin)`);
-    if (run.touched.length > 0) this.opts.logger.debug({ node: nodeId, touched: run.touched }, 'resources changed by plugins');
-    return run.resources;
   }
 
   private setSnapshot(nodeId: string, resources: ProxyResources): void {
@@ -432,50 +413,3 @@ export class ControlPlane {
     clearTimeout(this.lingerTimer);
   }
 }
-
-export function toResourceSet(r: ProxyResources): ResourceSet {
-  const entries = (list: { name: string }[]): { name: string; resource: object }[] => list.map((resource) => ({ name: resource.name, resource }));
-  return new Map<string, { name: string; resource: object }[]>([
-    [TYPE_URL.secret, entries(r.secrets)],
-    [TYPE_URL.cluster, entries(r.clusters)],
-    [TYPE_URL.listener, entries(r.listeners)],
-    // Only nodes that use RDS/EDS (proxyless gRPC) have these; Envoy snapshots stay as they were.
-    ...(r.routes ? [[TYPE_URL.route, entries(r.routes)] as const] : []),
-    ...(r.endpoints ? [[TYPE_URL.endpoint, r.endpoints.map((resource) => ({ name: resource.cluster_name, resource }))] as const] : []),
-  ]);
-}
-
-function hashFiles(files: readonly { file: string; text: string }[]): string {
-  const h = createHash('sha256');
-  for (const f of files) h.update(f.file).update('\0').update(f.text).update('\0');
-  return h.digest('hex');
-}
-
-/**
- * A change the running server cannot take: the trust domain names the xDS server's identity that
- * every bootstrap pins, and every workload identity.
- */
-function restartRequired(current: MeshModel, next: MeshModel): Violation | undefined {
-  if (JSON.stringify(current.mesh.ca.intermediate) !== JSON.stringify(next.mesh.ca.intermediate)) {
-    return {
-      file: next.mesh.source.file,
-      path: 'spec.ca.intermediate',
-      message: 'changing which CA signs workload certificates changes the trust bundle of every proxy: restart `meshplane serve` to apply it',
-      severity: 'error',
-    };
-  }
-  if (current.mesh.trustDomain === next.mesh.trustDomain) return undefined;
-  return {
-    file: next.mesh.source.file,
-    path: 'spec.trustDomain',
-    message:
-      `changing the trust domain (${current.mesh.trustDomain} -> ${next.mesh.trustDomain}) changes every identity and the ` +
-      "xDS server's: restart `meshplane serve` with it, then give every proxy a new bootstrap",
-    severity: 'error',
-  };
-}
-
-function sameCaSettings(a: CaSettings, b: CaSettings): boolean {
-  return a.keyAlgorithm === b.keyAlgorithm && a.workloadCertTtlSeconds === b.workloadCertTtlSeconds && a.rotationRatio === b.rotationRatio;
-}
-

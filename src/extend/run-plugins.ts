@@ -2,6 +2,7 @@
  * Runs the plugins' `onResources` stage for one proxy, in order, applying each plugin's error
  * policy, and records which plugin added or changed which resource (for /debug).
  */
+import type { Logger } from 'pino';
 import { MeshplaneError } from '../errors.ts';
 import type { ProxyResources } from '../translate/translate-proxy.ts';
 import type { PluginContext, TranslatorPlugin } from './translator-plugin.ts';
@@ -96,4 +97,22 @@ function diff(plugin: string, before: ProxyResources, after: ProxyResources): Pl
 function pluginError(plugin: string, nodeId: string, err: unknown): MeshplaneError {
   const reason = err instanceof Error ? err.message : String(err);
   return new MeshplaneError('PLUGIN_FAILED', `plugin "${plugin}" failed for ${nodeId}: ${reason}`, [], { cause: err });
+}
+
+/**
+ * The plugins' version of one proxy's resources, failures and skips logged; undefined when a
+ * fail-closed plugin failed (the proxy then keeps its last good config).
+ */
+export function applyPlugins(plugins: readonly TranslatorPlugin[], resources: ProxyResources, context: PluginContext, logger: Logger): ProxyResources | undefined {
+  if (plugins.length === 0) return resources;
+  const run = runPlugins(plugins, resources, context);
+  const node = context.nodeId;
+  if (!run.ok) {
+    // The plugin's own error goes in `err` (its stack); pino would repeat its message after ours.
+    logger.error({ err: run.error.cause, node, plugin: run.plugin }, `${run.error.message}; this proxy keeps its last good config`);
+    return undefined;
+  }
+  for (const s of run.skipped) logger.warn({ err: s.error.cause, node, plugin: s.plugin }, `${s.error.message}; its changes are skipped (onError: skip-plugin)`);
+  if (run.touched.length > 0) logger.debug({ node, touched: run.touched }, 'resources changed by plugins');
+  return run.resources;
 }
