@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import type { KeyAlgorithm } from '../model/types.ts';
 import { generateKeyPair, KEY_ALGORITHMS, keyAlgorithmOf, pemBlock, privateKeyPem, randomSerialHex } from './key-algorithms.ts';
-import { checkDirNotWritableByOthers, errorText, exists, fsyncPath, io, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
+import { checkDirNotWritableByOthers, errorText, exists, fsyncPath, io, makeStateDir, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
 import { subtle, x509 } from './x509.ts';
 
 export const CA_DIR = 'ca';
@@ -79,7 +79,7 @@ export async function loadOrCreateRootDir(
   if (!(opts.rootCertTtlSeconds > 0)) {
     throw new MeshplaneError('CA_FAILED', `rootCertTtlSeconds must be positive, got ${opts.rootCertTtlSeconds}`);
   }
-  await io(stateDir, 'create the state directory', () => mkdir(stateDir, { recursive: true, mode: 0o700 }));
+  await io(stateDir, 'create the state directory', () => makeStateDir(stateDir));
   const { certPem, keyPem } = await createRoot(opts, now);
 
   // mkdtemp makes the directory 0700, which is what ca/ must be once renamed.

@@ -3,7 +3,8 @@
  * errors that name the file. Shared by authority.ts (root CA), tokens.ts (xDS token key) and
  * token-revocations.ts.
  */
-import { lstat, open, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 
 /** Creates `path` with mode 0600 (failing if it exists) and flushes it to disk. */
@@ -81,4 +82,18 @@ export function isCode(err: unknown, code: string): boolean {
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * `mkdir -p` with mode 0700. Node's recursive mkdir reports ENOENT when the parent exists but
+ * cannot take the new directory (a read-only file system): one plain mkdir then gives the real
+ * reason (EROFS, EACCES) for the error message.
+ */
+export async function makeStateDir(dir: string, mode = 0o700): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode });
+  } catch (err) {
+    if (!isCode(err, 'ENOENT') || !(await statOrUndefined(dirname(dir)))) throw err;
+    await mkdir(dir, { mode });
+  }
 }

@@ -11,7 +11,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorText, io, isCode, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
+import { errorText, io, isCode, makeStateDir, stateError, statOrUndefined, writeNewFile } from './state-files.ts';
 
 /** gRPC metadata key the token travels in. */
 export const TOKEN_METADATA_KEY = 'x-meshplane-token';
@@ -42,7 +42,7 @@ export async function loadOrCreateTokenKey(stateDir: string): Promise<Buffer> {
   const existing = await readTokenKey(file);
   if (existing) return existing;
 
-  await io(stateDir, 'create the state directory', () => mkdir(stateDir, { recursive: true, mode: 0o700 }));
+  await io(stateDir, 'create the state directory', () => makeStateDir(stateDir));
   const tmp = join(stateDir, `.${TOKEN_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`);
   try {
     await io(tmp, 'write', () => writeNewFile(tmp, `${randomBytes(KEY_BYTES).toString('hex')}\n`));

@@ -21,9 +21,8 @@ import { waitFor } from '../helpers/wait-for.ts';
  */
 const OPTS = { keyAlgorithm: 'ECDSA_P256', rootCertTtlSeconds: 87600 * 3600, trustDomain: 'cluster.local' } as const;
 const AS_ROOT = process.getuid?.() === 0;
-const NOBODY = 65534;
 const base = mkdtempSync(join(tmpdir(), 'meshplane-state-faults-'));
-chmodSync(base, 0o755); // `nobody` must reach the config dir
+chmodSync(base, 0o755);
 const configDir = join(base, 'config');
 mkdirSync(configDir);
 writeFileSync(join(configDir, 'mesh.yaml'), 'apiVersion: meshplane.dev/v1alpha1\nkind: Mesh\nmetadata: {name: default}\nspec: {trustDomain: cluster.local}\n');
@@ -108,14 +107,18 @@ async function countSteps(): Promise<string[]> {
 }
 
 describe('an unwritable state dir is a startup error naming it', () => {
-  // root ignores permissions: run the child as `nobody` then.
-  const asUser = AS_ROOT ? { uid: NOBODY } : {};
+  // root ignores permission bits, so as root the directory is made read-only for real: a
+  // read-only bind mount of it in a private mount namespace (EROFS). (Running the child as
+  // `nobody` instead fails when the checkout itself is private, as in a fresh CI clone.)
+  const readOnly = (dir: string) =>
+    AS_ROOT ? { wrapper: ['unshare', '-m', 'sh', '-c', 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"', 'sh', dir] } : {};
+  const denied = /EACCES|EROFS|permission denied|read-only file system/i;
   it('(a) its parent is read-only: nothing can be created', async () => {
     const parent = join(base, 'ro-parent');
     mkdirSync(parent, { mode: 0o555 });
     const stateDir = join(parent, 'state');
     count('unwritable parent');
-    expectStartupError(await serve(stateDir, asUser), stateDir, /EACCES|permission denied/);
+    expectStartupError(await serve(stateDir, readOnly(parent)), stateDir, denied);
     expect(existsSync(stateDir)).toBe(false);
   });
 
@@ -123,7 +126,7 @@ describe('an unwritable state dir is a startup error naming it', () => {
     const stateDir = join(base, 'ro-state');
     mkdirSync(stateDir, { mode: 0o555 });
     count('read-only empty state dir');
-    expectStartupError(await serve(stateDir, asUser), stateDir, /EACCES|permission denied/);
+    expectStartupError(await serve(stateDir, readOnly(stateDir)), stateDir, denied);
     expect(readdirSync(stateDir)).toEqual([]);
     chmodSync(stateDir, 0o755);
     expect(await laterStart(stateDir)).toBe('created');
