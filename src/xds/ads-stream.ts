@@ -11,7 +11,8 @@ import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from './ads-se
 import type { NackStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { EMPTY_SNAPSHOT, selectResources } from './snapshot.ts';
 import { TYPE_URL, sortByPushOrder } from './type-urls.ts';
-import { ackStatus, XdsStream, type AckState } from './xds-stream.ts';
+import { ackStatus, type AckState } from './ack-state.ts';
+import { XdsStream } from './xds-stream.ts';
 
 export type { AdsStreamHost } from './xds-stream.ts';
 

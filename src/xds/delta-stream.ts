@@ -14,7 +14,8 @@ import type { EncodedAny } from './resource-encoder.ts';
 import type { NackStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { EMPTY_SNAPSHOT } from './snapshot.ts';
 import { TYPE_URL, sortByPushOrder } from './type-urls.ts';
-import { ackStatus, XdsStream, type AckState } from './xds-stream.ts';
+import { ackStatus, type AckState } from './ack-state.ts';
+import { XdsStream } from './xds-stream.ts';
 
 /** What the client holds of one resource, as far as the server knows. */
 interface Held {

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import type { NodeMessage } from './ads-service.ts';
-import type { NackStatus, ProxyConfigView, ProxyStatus, SentResource, SyncState, TypeStatus } from './proxy-status.ts';
+import type { ProxyConfigView, ProxyStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import { StreamGuard, type Rejection } from './stream-guard.ts';
 import { sortByPushOrder } from './type-urls.ts';
@@ -38,38 +38,6 @@ export interface AdsStreamHost {
 export interface RequestBase {
   node?: NodeMessage;
   type_url?: string;
-}
-
-/** The ACK/NACK bookkeeping of one type, common to both transports. */
-export interface AckState {
-  nonceSent?: string;
-  versionSent?: string;
-  sentAt?: string;
-  nonceAcked?: string;
-  versionAcked?: string;
-  ackedAt?: string;
-  lastNack?: NackStatus;
-}
-
-/** SYNCED / STALE / NACKED / NOT SENT, as `istioctl proxy-status` reports them. */
-export function syncState(st: AckState, queued: boolean): SyncState {
-  if (st.nonceSent === undefined) return 'NOT SENT';
-  if (st.lastNack?.nonce === st.nonceSent) return 'NACKED';
-  return st.nonceAcked === st.nonceSent && !queued ? 'SYNCED' : 'STALE';
-}
-
-/** The ACK/NACK fields of a TypeStatus. */
-export function ackStatus(st: AckState, queued: boolean): Omit<TypeStatus, 'typeUrl' | 'subscribed' | 'resources'> {
-  return {
-    state: syncState(st, queued),
-    versionSent: st.versionSent,
-    nonceSent: st.nonceSent,
-    pendingNonce: st.nonceSent !== undefined && st.nonceSent !== st.nonceAcked && st.lastNack?.nonce !== st.nonceSent ? st.nonceSent : undefined,
-    versionAcked: st.versionAcked,
-    lastNack: st.lastNack && { ...st.lastNack },
-    sentAt: st.sentAt,
-    ackedAt: st.ackedAt,
-  };
 }
 
 type Call<Req, Res> = grpc.ServerDuplexStream<Req, Res>;
