@@ -1,10 +1,11 @@
 /**
- * Small file helpers for the CA's state dir: create-once 0600 files, fsync, and STATE_INVALID
- * errors that name the file. Shared by authority.ts (root CA), tokens.ts (xDS token key) and
- * token-revocations.ts.
+ * Small file helpers for the CA's state dir: create-once 0600 files, atomic replacement, fsync,
+ * and STATE_INVALID errors that name the file. Shared by authority.ts (root CA), tokens.ts (xDS
+ * token key), token-revocations.ts and workload-roots.ts.
  */
-import { lstat, mkdir, open, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 
 /** Creates `path` with mode 0600 (failing if it exists) and flushes it to disk. */
@@ -16,6 +17,23 @@ export async function writeNewFile(path: string, text: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Replaces `path` with `text` (mode 0600) so that a crash leaves the old content or the new,
+ * never half: a flushed temp file beside it, renamed over it, then the directory flushed (best
+ * effort: the rename is done). On failure (a full disk) no temp file is left behind.
+ */
+export async function replaceFile(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  try {
+    await writeNewFile(tmp, text);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncPath(dirname(path)).catch(() => undefined);
 }
 
 /** fsync a file or directory (a directory sync makes a rename in it durable). */

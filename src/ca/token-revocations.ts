@@ -9,10 +9,9 @@
  * file; `meshplane serve` watches it. It sits beside `xds-token.key`, not under `ca/`: it is about
  * tokens, and ca/ is only watched while the state dir's own roots sign.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorText, fsyncPath, io, isCode, stateError, statOrUndefined } from './state-files.ts';
+import { errorText, io, isCode, replaceFile, stateError, statOrUndefined } from './state-files.ts';
 
 export const REVOCATIONS_FILE = 'xds-revocations.json';
 /** A lock older than this was left by a crashed `meshplane token revoke`; writes take milliseconds. */
@@ -64,17 +63,7 @@ export async function revokeTokens(stateDir: string, nodeId: string, now: Date):
     // Never move a revocation back (a clock stepped backwards must not un-revoke tokens).
     const at = Math.max(now.getTime(), current.get(nodeId) ?? 0);
     const revoked = Object.fromEntries([...current, [nodeId, at] as const].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, ms]) => [n, new Date(ms).toISOString()]));
-    const tmp = join(stateDir, `.${REVOCATIONS_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`);
-    try {
-      await io(tmp, 'write', async () => {
-        await writeFile(tmp, `${JSON.stringify({ revoked }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-        await fsyncPath(tmp);
-        await rename(tmp, file);
-      });
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-    await fsyncPath(stateDir).catch(() => undefined); // durability of the rename; best effort
+    await io(file, 'write', () => replaceFile(file, `${JSON.stringify({ revoked }, null, 2)}\n`));
     return at;
   });
 }

@@ -21,11 +21,11 @@
  * Trust before use, use before untrust: no proxy ever meets a certificate its peer cannot verify.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshplaneError } from '../errors.ts';
 import { CA_DIR, loadAuthority, loadOrCreateRootDir, type Authority, type AuthorityOptions } from './authority.ts';
-import { errorText, exists, fsyncPath } from './state-files.ts';
+import { errorText, exists, replaceFile } from './state-files.ts';
 
 export type RotationPhase = 'stable' | 'trust-both' | 'issue-next';
 
@@ -212,17 +212,12 @@ async function readState(stateDir: string): Promise<RootsState> {
   return value as RootsState;
 }
 
-/** Written to a temp file and renamed: a crash leaves the old state or the new, never half. */
+/** Replaced atomically (state-files.ts replaceFile): a crash leaves the old state or the new, never half. */
 async function writeState(caDir: string, state: RootsState): Promise<void> {
   const file = join(caDir, ROOTS_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    await fsyncPath(tmp);
-    await rename(tmp, file);
-    await fsyncPath(caDir).catch(() => undefined); // the rename survives a power cut too; best effort, it is done
+    await replaceFile(file, `${JSON.stringify(state, null, 2)}\n`);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined); // a full disk leaves no half-written temp file behind
     throw new MeshplaneError('STATE_INVALID', `cannot write ${file}: ${errorText(err)}; check that the state dir is writable`, [], { cause: err });
   }
 }
