@@ -219,17 +219,13 @@ export class ControlPlane {
     }
     this.logViolations(loaded.violations);
     if (!loaded.model) {
-      this.lastLoad = { at, ok: false, violations: loaded.violations.map(formatViolation) };
-      this.metrics.configReloads.inc({ result: 'rejected' });
-      this.opts.logger.error({ errors: this.lastLoad.violations.length }, 'config change rejected; the last good config keeps serving');
+      this.rejectChange(at, loaded.violations.map(formatViolation));
       return;
     }
     const restart = restartRequired(this.model, loaded.model);
     if (restart) {
-      this.lastLoad = { at, ok: false, violations: [formatViolation(restart)] };
-      this.metrics.configReloads.inc({ result: 'rejected' });
       this.opts.logger.error(formatViolation(restart));
-      this.opts.logger.error('config change rejected; the last good config keeps serving');
+      this.rejectChange(at, [formatViolation(restart)]);
       return;
     }
     if (!sameCaSettings(this.model.mesh.ca, loaded.model.mesh.ca)) {
@@ -243,6 +239,13 @@ export class ControlPlane {
     this.metrics.configReloads.inc({ result: 'applied' });
     await this.applyModel(loaded.model);
     this.opts.logger.info({ proxies: this.cache.nodeIds().length }, 'config change applied');
+  }
+
+  /** A change that cannot be applied: recorded for /debug/config and /metrics; the last good config keeps serving. */
+  private rejectChange(at: string, violations: string[]): void {
+    this.lastLoad = { at, ok: false, violations };
+    this.metrics.configReloads.inc({ result: 'rejected' });
+    this.opts.logger.error({ errors: violations.length }, 'config change rejected; the last good config keeps serving');
   }
 
   /** The config dir once two reads agree (see load-stable-config.ts); undefined if stopped meanwhile. */

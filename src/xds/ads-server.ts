@@ -19,7 +19,7 @@ import type { ProxyConfigView, ProxyStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import { guardRequestDecoding, statusWatchInterceptor } from './wire-guards.ts';
 import { grpcOptionsFor, resolveXdsLimits, type RejectReason, type XdsLimits } from './xds-limits.ts';
-import type { AdsStreamHost, XdsStream } from './xds-stream.ts';
+import { safePeer, type AdsStreamHost, type XdsStream } from './xds-stream.ts';
 
 export type { NackStatus, ProxyStatus, TypeStatus } from './proxy-status.ts';
 
@@ -210,7 +210,7 @@ export class AdsServer {
     }
     if (this.#open.size >= this.limits.maxStreams) {
       const details = `the control plane already has ${this.limits.maxStreams} xDS streams open (the most allowed); retry later`;
-      this.#reject('too_many_streams', this.#log, `xDS stream refused (too_many_streams): ${details}`, { peer: peerOf(call), code: 'RESOURCE_EXHAUSTED' });
+      this.#reject('too_many_streams', this.#log, `xDS stream refused (too_many_streams): ${details}`, { peer: safePeer(call), code: 'RESOURCE_EXHAUSTED' });
       call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
       return;
     }
@@ -262,13 +262,5 @@ export class AdsServer {
         this.#log.error({ err, nodeId, stream: stream.id }, 'push to xDS stream failed');
       }
     }
-  }
-}
-
-function peerOf(call: { getPeer(): string }): string {
-  try {
-    return call.getPeer();
-  } catch {
-    return 'unknown';
   }
 }

@@ -281,7 +281,8 @@ function invalid(details: string): Rejection {
   return { reason: 'invalid_request', code: grpc.status.INVALID_ARGUMENT, details };
 }
 
-function safePeer(call: { getPeer(): string }): string {
+/** The call's peer address, or 'unknown' once the call is gone (grpc-js throws then). */
+export function safePeer(call: { getPeer(): string }): string {
   try {
     return call.getPeer();
   } catch {
