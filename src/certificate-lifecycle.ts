@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CaMetricsSource } from './admin/metrics.ts';
 import type { Authority } from './ca/authority.ts';
 import { issueWorkloadCert, type IssuedCert } from './ca/issue.ts';
 import { rotationStepDone, type ProxyTrustState } from './ca/rotation-progress.ts';
@@ -286,10 +287,24 @@ export class CertificateLifecycle {
   }
 
   /** /metrics. */
-  metrics() {
-    const certs = [...this.certs.entries()].map(([nodeId, e]) => ({ nodeId, notAfter: e.cert.notAfter.getTime() / 1000 }));
-    const { workloadCa } = this.deps;
-    return { issued: this.issued.ok, failed: this.issued.failed, phase: workloadCa.rotation?.phase ?? 'stable', trustedRoots: workloadCa.trustedRoots().length, certs };
+  metrics(): CaMetricsSource {
+    const seconds = (d: Date) => d.getTime() / 1000;
+    const certs = [...this.certs.entries()].map(([nodeId, e]) => ({ nodeId, notAfter: seconds(e.cert.notAfter) }));
+    const { workloadCa, xdsRoot } = this.deps;
+    // A provided intermediate's roots are not ours to watch; its own expiry is signerNotAfter.
+    const roots: CaMetricsSource['roots'] = [
+      { purpose: 'xds', fingerprint: xdsRoot.rootFingerprint, notAfter: seconds(xdsRoot.caCert.notAfter) },
+      ...(workloadCa.rotation?.info() ?? []).map((r) => ({ purpose: 'workload' as const, fingerprint: r.fingerprint, notAfter: Date.parse(r.notAfter) / 1000 })),
+    ];
+    return {
+      issued: this.issued.ok,
+      failed: this.issued.failed,
+      phase: workloadCa.rotation?.phase ?? 'stable',
+      trustedRoots: workloadCa.trustedRoots().length,
+      certs,
+      roots,
+      signerNotAfter: seconds(workloadCa.signer().caCert.notAfter),
+    };
   }
 
   stop(): void {

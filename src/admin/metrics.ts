@@ -1,85 +1,71 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProxyStatus } from '../xds/proxy-status.ts';
-import { shortTypeName } from '../xds/type-urls.ts';
-import { REJECT_REASONS } from '../xds/xds-limits.ts';
+/**
+ * Prometheus /metrics: the xDS series (xds-metrics.ts), config reloads, and the CA: issuance,
+ * rotation phase and every expiry an alert should watch. The README, "Metrics and logs", lists them all.
+ */
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { ScrapeRegistry, followTotals } from './scrape-registry.ts';
+import { registerXdsMetrics, type AdsMetricsSource } from './xds-metrics.ts';
 
-interface AdsCounters {
-  pushes: number;
-  nacks: number;
-  unknownTypeRequests: number;
-  status(): ProxyStatus[];
-  /** Streams refused or closed by reason since start (xds-limits.ts). */
-  rejections(): Partial<Record<string, number>>;
-}
+export type { AdsMetricsSource } from './xds-metrics.ts';
 
-const SYNC_STATES = ['SYNCED', 'STALE', 'NACKED', 'NOT SENT'] as const;
-
-/** What the CA reports: counters since start, the rotation phase, each workload's expiry. */
+/** What the CA reports: counters since start, the rotation phase, and expiries (Unix seconds). */
 export interface CaMetricsSource {
   issued: number;
   failed: number;
   phase: string;
   trustedRoots: number;
   certs: { nodeId: string; notAfter: number }[];
+  /** The xDS root (`purpose: xds`, pinned by every bootstrap) and the workload roots in the trust bundle. */
+  roots: { purpose: 'xds' | 'workload'; fingerprint: string; notAfter: number }[];
+  /** The CA signing workload certificates now: a workload root, or the intermediate of Mesh spec.ca.intermediate. */
+  signerNotAfter: number;
 }
 
-const PHASES = ['stable', 'trust-both', 'issue-next'] as const;
+export interface MetricsSources {
+  ads: AdsMetricsSource;
+  cache: { nodeIds(): string[] };
+  /** The last config load: applied (ok) or rejected, and when (ISO time). */
+  lastLoad: () => { ok: boolean; at: string };
+  ca: () => CaMetricsSource;
+  /** notAfter (Unix seconds) of the xDS server certificate; omit it with --insecure-xds (no series then). */
+  xdsServerCertExpiry?: () => number;
+}
+
+export type ConfigReloadResult = 'applied' | 'rejected';
 
 export interface Metrics {
   registry: Registry;
   configReloads: Counter<'result'>;
+  /** Stops observing the ADS server. */
+  close(): void;
 }
 
-/** Prometheus metrics: pushes, NACKs, connected proxies, snapshots, config reloads, certificates. */
-export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, lastLoad: () => { ok: boolean }, ca: () => CaMetricsSource): Metrics {
-  const registry = new Registry();
+const PHASES = ['stable', 'trust-both', 'issue-next'] as const;
+const RELOAD_RESULTS: readonly ConfigReloadResult[] = ['applied', 'rejected'];
+
+export function createMetrics({ ads, cache, lastLoad, ca: readCa, xdsServerCertExpiry }: MetricsSources): Metrics {
+  const registry = new ScrapeRegistry();
+  const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: 'meshplane_process_' });
+  const unobserve = registerXdsMetrics(registry, ads);
   const gauge = (name: string, help: string, value: () => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
-  gauge('meshplane_xds_connected_streams', 'ADS streams currently open', () => ads.status().length);
-  gauge('meshplane_xds_pushes', 'DiscoveryResponses sent since start', () => ads.pushes);
-  gauge('meshplane_xds_nacks', 'NACKs received since start', () => ads.nacks);
-  new Gauge({
-    name: 'meshplane_xds_connected_proxies',
-    help: 'connected ADS streams by transport (sotw, delta)',
-    labelNames: ['transport'],
-    registers: [registry],
-    collect() {
-      const streams = ads.status();
-      for (const transport of ['sotw', 'delta']) this.set({ transport }, streams.filter((s) => s.transport === transport).length);
-    },
-  });
-  new Gauge({
-    name: 'meshplane_xds_proxy_sync',
-    help: 'connected proxies per resource type and sync state (SYNCED, STALE, NACKED, NOT SENT), as istioctl proxy-status',
-    labelNames: ['type', 'state'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of ads.status()) for (const t of s.types) this.inc({ type: shortTypeName(t.typeUrl), state: t.state });
-      for (const state of SYNC_STATES) for (const type of ['LDS', 'CDS', 'SDS']) this.inc({ type, state }, 0);
-    },
-  });
-  new Gauge({
-    name: 'meshplane_xds_proxy_nacked',
-    help: '1 for each proxy and resource type whose latest response was rejected (NACKed); it keeps its last good config',
-    labelNames: ['node', 'type'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of ads.status()) for (const t of s.types) if (t.state === 'NACKED') this.set({ node: s.nodeId, type: shortTypeName(t.typeUrl) }, 1);
-    },
-  });
-  gauge('meshplane_snapshots', 'proxies with a snapshot (sidecar workloads in the config)', () => cache.nodeIds().length);
+    new Gauge({ name, help, registers, collect() { this.set(value()); } });
+  gauge('meshplane_snapshots', 'proxies with a snapshot (sidecar and proxyless workloads in the config)', () => cache.nodeIds().length);
+
+  const configReloads = new Counter({ name: 'meshplane_config_reloads_total', help: 'config changes seen, by result: applied, or rejected (the last good config keeps serving)', labelNames: ['result'], registers });
+  for (const result of RELOAD_RESULTS) configReloads.inc({ result }, 0);
   gauge('meshplane_config_last_load_ok', '1 if the last config change was applied, 0 if it was rejected', () => (lastLoad().ok ? 1 : 0));
-  gauge('meshplane_ca_certs_issued_total', 'workload certificates issued since start', () => ca().issued);
-  gauge('meshplane_ca_cert_issue_failures_total', 'workload certificate issuances that failed since start', () => ca().failed);
+  gauge('meshplane_config_last_reload_timestamp_seconds', 'when the config was last loaded, applied or rejected (Unix time)', () => unixSeconds(lastLoad().at));
+
+  const ca = registry.perScrape(readCa);
+  followTotals(registry, { name: 'meshplane_ca_certs_issued_total', help: 'workload certificates issued' }, () => [[{}, ca().issued]]);
+  followTotals(registry, { name: 'meshplane_ca_cert_issue_failures_total', help: 'workload certificate issuances that failed' }, () => [[{}, ca().failed]]);
   gauge('meshplane_ca_trusted_roots', 'roots in the workload trust bundle (2 during a root rotation)', () => ca().trustedRoots);
   new Gauge({
     name: 'meshplane_ca_root_rotation_phase',
     help: 'the root rotation phase: 1 for the current one (stable, trust-both, issue-next)',
     labelNames: ['phase'],
-    registers: [registry],
+    registers,
     collect() {
       const current = ca().phase;
       for (const phase of PHASES) this.set({ phase }, phase === current ? 1 : 0);
@@ -89,37 +75,31 @@ export function createMetrics(ads: AdsCounters, cache: { nodeIds(): string[] }, 
     name: 'meshplane_workload_cert_expiry_timestamp_seconds',
     help: 'notAfter of the current certificate of each workload (node id), as a Unix time',
     labelNames: ['node'],
-    registers: [registry],
+    registers,
     collect() {
       this.reset();
       for (const c of ca().certs) this.set({ node: c.nodeId }, c.notAfter);
     },
   });
-  const configReloads = new Counter({ name: 'meshplane_config_reloads_total', help: 'config changes seen, by result', labelNames: ['result'], registers: [registry] });
-  // Counters fed from the server's totals: each scrape adds what happened since the previous one.
-  const seen = new Map<string, number>();
-  new Counter({
-    name: 'meshplane_xds_rejected_total',
-    help: 'xDS streams refused or closed for a hostile or broken client, by reason (a limit or rule; see the README, "The xDS channel")',
-    labelNames: ['reason'],
-    registers: [registry],
+  new Gauge({
+    name: 'meshplane_ca_root_expiry_timestamp_seconds',
+    help: 'notAfter of each root, as a Unix time: purpose "xds" (the state dir root every bootstrap pins) or "workload" (in the trust bundle)',
+    labelNames: ['purpose', 'fingerprint'],
+    registers,
     collect() {
-      const now = ads.rejections();
-      for (const reason of new Set([...REJECT_REASONS, ...Object.keys(now)])) {
-        const total = now[reason] ?? 0;
-        this.inc({ reason }, total - (seen.get(reason) ?? 0));
-        seen.set(reason, total);
-      }
+      this.reset();
+      for (const r of ca().roots ?? []) this.set({ purpose: r.purpose, fingerprint: r.fingerprint }, r.notAfter);
     },
   });
-  new Counter({
-    name: 'meshplane_xds_unknown_type_requests_total',
-    help: 'first requests for a type URL meshplane does not serve (answered with no resources)',
-    registers: [registry],
-    collect() {
-      this.inc(ads.unknownTypeRequests - (seen.get('unknown_types') ?? 0));
-      seen.set('unknown_types', ads.unknownTypeRequests);
-    },
-  });
-  return { registry, configReloads };
+  gauge('meshplane_ca_signer_expiry_timestamp_seconds', 'notAfter of the CA signing workload certificates now (no certificate outlives it), as a Unix time', () => ca().signerNotAfter);
+  if (xdsServerCertExpiry) {
+    gauge('meshplane_xds_server_cert_expiry_timestamp_seconds', 'notAfter of the xDS server certificate, as a Unix time (issued at each start)', xdsServerCertExpiry);
+  }
+  return { registry, configReloads, close: unobserve };
+}
+
+/** 0 for a time not known. */
+function unixSeconds(iso: string): number {
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms / 1000 : 0;
 }

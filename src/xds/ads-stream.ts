@@ -10,7 +10,7 @@
 import type { DiscoveryRequestMessage, DiscoveryResponseMessage } from './ads-service.ts';
 import type { NackStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { EMPTY_SNAPSHOT, selectResources } from './snapshot.ts';
-import { TYPE_URL, sortByPushOrder } from './type-urls.ts';
+import { TYPE_URL, shortTypeName, sortByPushOrder } from './type-urls.ts';
 import { ackStatus, type AckState } from './ack-state.ts';
 import { XdsStream } from './xds-stream.ts';
 
@@ -48,11 +48,12 @@ export class AdsStream extends XdsStream<DiscoveryRequestMessage, DiscoveryRespo
         this.log.debug({ typeUrl, nonce, latest: st.nonceSent }, 'ignoring DiscoveryRequest with a stale nonce');
         return;
       }
-      if (req.error_detail) this.#recordNack(st, req);
+      if (req.error_detail) this.#onNack(st, req);
       else {
         st.nonceAcked = nonce;
         st.versionAcked = req.version_info ?? '';
         st.ackedAt = new Date().toISOString();
+        this.recordAck(typeUrl, nonce);
       }
     }
     const subscriptionChanged = this.#subscribe(st, req.resource_names ?? []);
@@ -132,7 +133,7 @@ export class AdsStream extends XdsStream<DiscoveryRequestMessage, DiscoveryRespo
     return subscriptionKey(st) !== before;
   }
 
-  #recordNack(st: TypeState, req: DiscoveryRequestMessage): void {
+  #onNack(st: TypeState, req: DiscoveryRequestMessage): void {
     const nack: NackStatus = {
       version: st.versionSent ?? '',
       nonce: st.nonceSent ?? '',
@@ -140,8 +141,8 @@ export class AdsStream extends XdsStream<DiscoveryRequestMessage, DiscoveryRespo
       at: new Date().toISOString(),
     };
     st.lastNack = nack;
-    this.host.countNack();
-    this.log.warn({ typeUrl: st.typeUrl, version: nack.version, nonce: nack.nonce, error: nack.message }, 'proxy rejected (NACKed) an xDS response');
+    this.recordNack(st.typeUrl, nack.nonce);
+    this.log.warn({ typeUrl: st.typeUrl, type: shortTypeName(st.typeUrl), version: nack.version, nonce: nack.nonce, error: nack.message }, 'proxy rejected (NACKed) an xDS response');
   }
 }
 

@@ -13,7 +13,7 @@ import type { DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage, Delta
 import type { EncodedAny } from './resource-encoder.ts';
 import type { NackStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { EMPTY_SNAPSHOT } from './snapshot.ts';
-import { TYPE_URL, sortByPushOrder } from './type-urls.ts';
+import { TYPE_URL, shortTypeName, sortByPushOrder } from './type-urls.ts';
 import { ackStatus, type AckState } from './ack-state.ts';
 import { XdsStream } from './xds-stream.ts';
 
@@ -209,13 +209,14 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequestMessage, DeltaDi
       const nack: NackStatus = { version, nonce, message: req.error_detail.message ?? '', at: new Date().toISOString() };
       st.lastNack = nack;
       for (const [name, v] of answered.resources) st.rejected.set(name, v);
-      this.host.countNack();
-      this.log.warn({ typeUrl: st.typeUrl, version, nonce, error: nack.message }, 'proxy rejected (NACKed) a Delta xDS response');
+      this.recordNack(st.typeUrl, nonce);
+      this.log.warn({ typeUrl: st.typeUrl, type: shortTypeName(st.typeUrl), version, nonce, error: nack.message }, 'proxy rejected (NACKed) a Delta xDS response');
     } else {
       for (const name of answered.resources.keys()) st.rejected.delete(name);
       st.nonceAcked = nonce;
       st.versionAcked = version;
       st.ackedAt = new Date().toISOString();
+      this.recordAck(st.typeUrl, nonce);
     }
   }
 }

@@ -10,11 +10,13 @@ import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import type { NodeMessage } from './ads-service.ts';
 import type { ProxyConfigView, ProxyStatus, SentResource, TypeStatus } from './proxy-status.ts';
+import { PushTimings } from './push-timings.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import { StreamGuard, type Rejection } from './stream-guard.ts';
 import { sortByPushOrder } from './type-urls.ts';
 import type { MalformedRequest } from './wire-guards.ts';
 import type { RejectReason, XdsLimits } from './xds-limits.ts';
+import type { XdsEvents } from './xds-observer.ts';
 
 /** What a stream needs from the server that owns it. */
 export interface AdsStreamHost {
@@ -26,8 +28,10 @@ export interface AdsStreamHost {
   attach(stream: XdsStream): boolean;
   /** The stream is gone (any reason); forget it. Called exactly once. */
   detach(stream: XdsStream): void;
-  countPush(): void;
-  countNack(): void;
+  /** Pushes, NACKs and their timings, as they happen (counted by the server, passed on to its observers). */
+  readonly events: XdsEvents;
+  /** Monotonic milliseconds: the clock of push latency and convergence. */
+  now(): number;
   /** A request for a type URL meshplane does not serve (answered empty, as xDS requires). */
   countUnknownType(): void;
   /** Counts a refused client by `reason` and logs `message` at warn on `log` (throttled under a flood). */
@@ -59,6 +63,7 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
   #closed = false;
   #nonceCounter = 0;
   readonly #guard: StreamGuard;
+  readonly #timings: PushTimings;
 
   constructor(id: number, call: Call<Req, Res>, host: AdsStreamHost, logger: Logger) {
     this.id = id;
@@ -67,6 +72,7 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     this.peer = safePeer(call);
     this.log = logger.child({ stream: id, peer: this.peer });
     this.#guard = new StreamGuard(host.limits, (r) => this.#reject(r));
+    this.#timings = new PushTimings(() => host.now(), host.events);
     call.on('data', (req: Req | MalformedRequest) => this.#onRequest(req));
     call.on('end', () => this.end('the client half-closed')); // finish our side too
     call.on('cancelled', () => this.#onCancelled());
@@ -88,11 +94,15 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     return this.#closed;
   }
 
-  /** The node's snapshot changed for `changedTypes`: respond on each subscribed one, in push order. */
-  push(changedTypes: readonly string[]): void {
-    for (const typeUrl of sortByPushOrder(changedTypes)) {
-      if (this.hasType(typeUrl)) this.send(typeUrl, false);
-    }
+  /**
+   * The node's snapshot changed for `changedTypes` at `at` (host.now()): respond on each subscribed
+   * one, in push order. Every type is marked changed before any is sent, since one response can
+   * bring another along (EDS after CDS) and that one carries the change too.
+   */
+  push(changedTypes: readonly string[], at = this.host.now()): void {
+    const subscribed = sortByPushOrder(changedTypes).filter((t) => this.hasType(t));
+    for (const typeUrl of subscribed) this.#timings.changed(typeUrl, at);
+    for (const typeUrl of subscribed) this.send(typeUrl, false);
   }
 
   /** Ends the stream with status OK (server shutdown); queued writes are flushed first. */
@@ -143,6 +153,17 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     return this.#owed.has(typeUrl);
   }
 
+  /** The proxy ACKed the response `nonce` of `typeUrl` (for convergence times). */
+  protected recordAck(typeUrl: string, nonce: string): void {
+    this.#timings.acked(typeUrl, nonce);
+  }
+
+  /** The proxy NACKed the response `nonce` of `typeUrl`: counted; what it carried never converges. */
+  protected recordNack(typeUrl: string, nonce: string): void {
+    this.host.events.nackReceived(typeUrl);
+    this.#timings.nacked(typeUrl, nonce);
+  }
+
   /**
    * Respond on `typeUrl` if there is something to say (`force`: even if unchanged). While the stream
    * is blocked only the fact that a response is owed is kept; it is built from the state at drain time.
@@ -155,9 +176,11 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     }
     const nonce = String(this.#nonceCounter + 1);
     const response = this.buildResponse(typeUrl, nonce, force);
-    if (response === undefined) return;
+    if (response === undefined) {
+      this.#timings.nothingOwed(typeUrl);
+      return;
+    }
     this.#nonceCounter++;
-    this.host.countPush();
     let writable: boolean;
     try {
       writable = this.#call.write(response);
@@ -166,6 +189,8 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
       this.#dispose('write failed');
       return;
     }
+    this.host.events.pushSent(typeUrl);
+    this.#timings.written(typeUrl, nonce);
     if (!writable) {
       this.#blocked = true;
       this.#call.once('drain', () => this.#drain());
@@ -271,6 +296,7 @@ export abstract class XdsStream<Req extends RequestBase = RequestBase, Res = unk
     this.#closed = true;
     this.#guard.stop();
     this.#owed.clear();
+    this.#timings.clear();
     this.clear();
     this.log.info({ reason }, 'xDS stream closed');
     this.host.detach(this);

@@ -321,8 +321,9 @@ export function mtlsModeScenarios(transport: Transport): () => LocalMesh {
     it('/metrics counts the connected streams, pushes and no NACKs', async () => {
       const metrics = (await httpGet(`http://127.0.0.1:${mesh.ports.cpAdmin}/metrics`)).body;
       expect(metrics).toMatch(/^meshplane_xds_connected_streams 2$/m);
-      expect(metrics).toMatch(/^meshplane_xds_nacks 0$/m);
-      expect(Number(/^meshplane_xds_pushes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^meshplane_xds_nacks_total\{type="LDS"\} 0$/m);
+      expect(metrics).not.toMatch(/^meshplane_xds_nacks_total\{[^}]*\} [1-9]/m);
+      expect(Number(/^meshplane_xds_pushes_total\{type="CDS"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       expect(metrics).toMatch(/^meshplane_config_last_load_ok 1$/m);
     });
   });

@@ -22,7 +22,8 @@ import { debugProxies, metricsText, startTraffic, statusCli, typeStatus } from '
  */
 const PLUGIN = join(import.meta.dirname, 'fixtures/bad-listener-plugin.ts');
 const CLIENT = 'client-1.shop';
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+/** The sum of every series of `name` (all label values). */
+const metric = (text: string, name: string) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
 
 /** Active listeners with the version Envoy applied them at; a rejected one has no active_state. */
 async function activeListeners(envoy: EnvoyProcess): Promise<Record<string, string>> {
@@ -76,7 +77,7 @@ describe.each(['sotw', 'delta'] as const)('%s', (transport) => {
     expect(row).toMatchObject({ XDS: transport === 'delta' ? 'Delta' : 'SotW', CDS: 'SYNCED', LDS: 'NACKED', SDS: 'SYNCED' });
     expect(row['LAST NACK']).toMatch(new RegExp(`^LDS ${nacked.lastNack!.at}: .*not-an-ip`));
     expect(await statusRow(mesh, 'server-1.shop')).toMatchObject({ LDS: 'SYNCED', 'LAST NACK': '-' });
-    expect(metric(await metricsText(mesh), 'meshplane_xds_nacks')).toBe(1);
+    expect(metric(await metricsText(mesh), 'meshplane_xds_nacks_total')).toBe(1);
 
     // Envoy still runs the listeners of the last ACKed version, and not the rejected one.
     expect(await activeListeners(mesh.client)).toEqual(good);
@@ -87,12 +88,12 @@ describe.each(['sotw', 'delta'] as const)('%s', (transport) => {
   });
 
   it('the NACKed version is not resent: no new push, Envoy rejects nothing more', async () => {
-    const pushes = metric(await metricsText(mesh), 'meshplane_xds_pushes');
+    const pushes = metric(await metricsText(mesh), 'meshplane_xds_pushes_total');
     // An observation window, not a timing assertion: a resend loop would show within it.
     await sleep(3000);
     expect(await mesh.client.stat('listener_manager.lds.update_rejected')).toBe(1);
     const text = await metricsText(mesh);
-    expect([metric(text, 'meshplane_xds_pushes'), metric(text, 'meshplane_xds_nacks')]).toEqual([pushes, 1]);
+    expect([metric(text, 'meshplane_xds_pushes_total'), metric(text, 'meshplane_xds_nacks_total')]).toEqual([pushes, 1]);
     expect(await clientLds()).toMatchObject({ state: 'NACKED', nonceSent: nacked.nonceSent, versionSent: nacked.versionSent });
   });
 
@@ -148,7 +149,7 @@ describe('meshplane serve --plugin', () => {
       const args = [MESHPLANE, 'serve', '--config', dir, '--state-dir', join(dir, 'state'), '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--plugin', bad];
       const err = await promisify(execFile)(process.execPath, args, { timeout: 20_000 }).then(() => undefined, (e: unknown) => e as { code: number; stderr: string });
       expect(err?.code).toBe(1);
-      expect(err?.stderr).toContain(`meshplane serve: plugin module ${bad} default (plugin "typo") has no onResources function`);
+      expect(err?.stderr).toContain(`meshplane serve: plugin module ${bad} default (plugin "typo") has no stage: define onListener, onCluster or onResources ("onResource": did you mean "onResources"?)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

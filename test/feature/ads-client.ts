@@ -82,7 +82,7 @@ export class AdsHarness {
   port = 0;
   #clients: grpc.Client[] = [];
 
-  constructor(opts: { authenticate?: (nodeId: string, md: grpc.Metadata) => boolean; cache?: SnapshotCache; limits?: Partial<XdsLimits>; grpcOptions?: grpc.ServerOptions } = {}) {
+  constructor(opts: { authenticate?: (nodeId: string, md: grpc.Metadata) => boolean; cache?: SnapshotCache; limits?: Partial<XdsLimits>; grpcOptions?: grpc.ServerOptions; now?: () => number } = {}) {
     this.cache = opts.cache ?? new SnapshotCache();
     // Keep every log record so tests can check what was (not) logged.
     const logger = pino({ level: 'debug' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) });
@@ -93,6 +93,7 @@ export class AdsHarness {
       controlPlaneId: 'meshplane-test',
       limits: opts.limits,
       grpcOptions: opts.grpcOptions,
+      now: opts.now,
     });
   }
 

@@ -150,7 +150,7 @@ describe('what a client asks for', () => {
       s.send({ node: { id: 'a.ns' }, type_url: CDS });
       await s.status;
     }
-    const { registry } = createMetrics(h.server, h.cache, () => ({ ok: true }), () => ({ issued: 0, failed: 0, phase: 'stable', trustedRoots: 1, certs: [] }));
+    const { registry } = createMetrics({ ads: h.server, cache: h.cache, lastLoad: () => ({ ok: true, at: '' }), ca: () => ({ issued: 0, failed: 0, phase: 'stable', trustedRoots: 1, certs: [], roots: [], signerNotAfter: 0 }) });
     const m = await registry.metrics();
     expect(m).toMatch(/^meshplane_xds_rejected_total\{reason="unauthenticated"\} 2$/m);
     expect(m).toMatch(/^meshplane_xds_rejected_total\{reason="rate_limited"\} 0$/m);
