@@ -3,7 +3,7 @@ import type { ProxyResources } from '../translate/translate-proxy.ts';
 import { runPlugins } from './run-plugins.ts';
 import type { PluginContext, TranslatorPlugin } from './translator-plugin.ts';
 
-const context: PluginContext = { nodeId: 'web-1.shop', workload: { name: 'web-1', namespace: 'shop', labels: { app: 'web' } } };
+const context: PluginContext = { nodeId: 'web-1.shop', workload: { name: 'web-1', namespace: 'shop', labels: { app: 'web' } }, proxyless: false };
 const input = (): ProxyResources => ({
   listeners: [{ name: 'inbound:18080', port: 18080 }],
   clusters: [{ name: 'inbound:8080', connect_timeout: '1s' }, { name: 'outbound:db.shop:tcp', connect_timeout: '1s' }],
@@ -61,7 +61,7 @@ describe('runPlugins', () => {
       if (run.ok) return;
       expect(run.plugin).toBe('broken');
       expect(run.error.code).toBe('PLUGIN_FAILED');
-      expect(run.error.message).toBe('plugin "broken" failed for web-1.shop: boom');
+      expect(run.error.message).toBe('plugin "broken" failed for web-1.shop: boom (in onResources)');
     }
   });
 
@@ -70,7 +70,7 @@ describe('runPlugins', () => {
     expect(run.ok).toBe(true);
     if (!run.ok) return;
     expect(run.resources.listeners.map((l) => l.name)).toEqual(['extra:web', 'inbound:18080']);
-    expect(run.skipped.map((s) => [s.plugin, s.error.message])).toEqual([['broken', 'plugin "broken" failed for web-1.shop: boom']]);
+    expect(run.skipped.map((s) => [s.plugin, s.error.message])).toEqual([['broken', 'plugin "broken" failed for web-1.shop: boom (in onResources)']]);
     expect(run.touched.map((t) => t.plugin)).toEqual(['add-listener', 'timeouts']);
   });
 
@@ -111,7 +111,7 @@ describe('runPlugins', () => {
     expect(!bad.ok && bad.error.message).toMatch(/endpoints\[0\] has no cluster_name/);
   });
 
-  it('no plugins (or none with onResources): the input as it was', () => {
+  it('no plugins (or none with a stage): the input as it was', () => {
     const resources = input();
     const run = runPlugins([{ name: 'stageless' }], resources, context);
     expect(run).toEqual({ ok: true, resources, touched: [], skipped: [] });

@@ -1,11 +1,10 @@
 /**
- * Runs the plugins' `onResources` stage for one proxy, in order, applying each plugin's error
- * policy, and records which plugin added or changed which resource (for /debug).
+ * Runs the plugins' stages for one proxy in the documented order (translator-plugin.ts), applies
+ * each plugin's error policy, and records which plugin added or changed which resource (/debug).
  */
-import type { Logger } from 'pino';
 import { MeshplaneError } from '../errors.ts';
-import type { ProxyResources } from '../translate/translate-proxy.ts';
-import type { PluginContext, TranslatorPlugin } from './translator-plugin.ts';
+import type { NamedResource, ProxyResources } from '../translate/translate-proxy.ts';
+import type { ListenerContext, PluginContext, TrafficDirection, TranslatorPlugin } from './translator-plugin.ts';
 
 export type ResourceKind = keyof ProxyResources;
 /** Each list of ProxyResources, the field that names its items (CLAs have no `name`), and whether it may be absent. */
@@ -37,16 +36,24 @@ export type PluginRun =
   /** A `fail-closed` plugin failed: nothing may be pushed to this proxy. */
   | { ok: false; plugin: string; error: MeshplaneError };
 
+/** A plugin's failure and the stage (and resource) it happened in. */
+class StageError extends Error {
+  constructor(
+    readonly where: string,
+    readonly reason: unknown,
+  ) {
+    super(reason instanceof Error ? reason.message : String(reason));
+  }
+}
+
 export function runPlugins(plugins: readonly TranslatorPlugin[], resources: ProxyResources, context: PluginContext): PluginRun {
   let current = resources;
   const touched: PluginTouch[] = [];
   const skipped: { plugin: string; error: MeshplaneError }[] = [];
   for (const plugin of plugins) {
-    if (!plugin.onResources) continue;
+    if (!plugin.onListener && !plugin.onCluster && !plugin.onResources) continue;
     try {
-      // A copy: a plugin that mutates its input and then throws cannot leave half a change behind.
-      const output: unknown = plugin.onResources(structuredClone(current), context);
-      const next = checkOutput(output);
+      const next = runPlugin(plugin, current, context);
       touched.push(...diff(plugin.name, current, next));
       current = next;
     } catch (err) {
@@ -58,12 +65,65 @@ export function runPlugins(plugins: readonly TranslatorPlugin[], resources: Prox
   return { ok: true, resources: current, touched, skipped };
 }
 
+/** One plugin's stages: listeners, then clusters, then the whole set. */
+function runPlugin(plugin: TranslatorPlugin, input: ProxyResources, context: PluginContext): ProxyResources {
+  // Copies: a plugin that mutates its input and then throws cannot leave half a change behind,
+  // and one that writes to its context cannot change what the next plugin is told.
+  let r = structuredClone(input);
+  const ctx = () => structuredClone(context);
+  if (plugin.onListener) {
+    const listeners = r.listeners.map((l) =>
+      stage(`onListener (listener "${l.name}")`, () => checkResource('onListener', 'listener', plugin.onListener!(l, { ...ctx(), direction: directionOf(l) } satisfies ListenerContext))),
+    );
+    r = { ...r, listeners };
+  }
+  if (plugin.onCluster) {
+    const clusters = r.clusters.map((c) => stage(`onCluster (cluster "${c.name}")`, () => checkResource('onCluster', 'cluster', plugin.onCluster!(c, ctx()))));
+    r = { ...r, clusters };
+  }
+  if (plugin.onResources) {
+    const set = r;
+    return stage('onResources', () => checkOutput(plugin.onResources!(set, ctx())));
+  }
+  return stage(plugin.onCluster ? 'onCluster' : 'onListener', () => checkOutput(r));
+}
+
+function stage<T>(where: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw new StageError(where, err);
+  }
+}
+
+/** INBOUND/OUTBOUND as the translator set it; a proxyless client's API listener is outbound. */
+function directionOf(listener: NamedResource): TrafficDirection {
+  const d = listener.traffic_direction;
+  if (d === 'INBOUND' || d === 'OUTBOUND') return d;
+  return listener.api_listener !== undefined ? 'OUTBOUND' : 'UNSPECIFIED';
+}
+
+function isThenable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/** What onListener / onCluster returned must be one named resource object. */
+function checkResource(stageName: string, kind: string, output: unknown): NamedResource {
+  if (isThenable(output)) throw new Error(`${stageName} returned a Promise; it must return the ${kind} synchronously`);
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) throw new Error(`${stageName} returned ${describe(output)}, not a ${kind} object`);
+  const name = (output as Item).name;
+  if (typeof name !== 'string' || name === '') throw new Error(`${stageName} returned a ${kind} without a name`);
+  return output as NamedResource;
+}
+
 /** What a plugin returned must still be a ProxyResources: lists of uniquely named objects. */
 function checkOutput(output: unknown): ProxyResources {
-  if (output instanceof Promise || (typeof output === 'object' && output !== null && typeof (output as { then?: unknown }).then === 'function')) {
-    throw new Error('onResources returned a Promise; it must return the resources synchronously');
-  }
-  if (typeof output !== 'object' || output === null) throw new Error(`onResources returned ${output === null ? 'null' : typeof output}, not {listeners, clusters, secrets}`);
+  if (isThenable(output)) throw new Error('onResources returned a Promise; it must return the resources synchronously');
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) throw new Error(`onResources returned ${describe(output)}, not {listeners, clusters, secrets}`);
   const o = output as Record<string, unknown>;
   const result: Record<string, Item[]> = {};
   for (const { kind, key, optional } of KINDS) {
@@ -94,25 +154,10 @@ function diff(plugin: string, before: ProxyResources, after: ProxyResources): Pl
   return out;
 }
 
+/** `plugin "p" failed for node: reason (in onListener (listener "x"))`. */
 function pluginError(plugin: string, nodeId: string, err: unknown): MeshplaneError {
-  const reason = err instanceof Error ? err.message : String(err);
-  return new MeshplaneError('PLUGIN_FAILED', `plugin "${plugin}" failed for ${nodeId}: ${reason}`, [], { cause: err });
-}
-
-/**
- * The plugins' version of one proxy's resources, failures and skips logged; undefined when a
- * fail-closed plugin failed (the proxy then keeps its last good config).
- */
-export function applyPlugins(plugins: readonly TranslatorPlugin[], resources: ProxyResources, context: PluginContext, logger: Logger): ProxyResources | undefined {
-  if (plugins.length === 0) return resources;
-  const run = runPlugins(plugins, resources, context);
-  const node = context.nodeId;
-  if (!run.ok) {
-    // The plugin's own error goes in `err` (its stack); pino would repeat its message after ours.
-    logger.error({ err: run.error.cause, node, plugin: run.plugin }, `${run.error.message}; this proxy keeps its last good config`);
-    return undefined;
-  }
-  for (const s of run.skipped) logger.warn({ err: s.error.cause, node, plugin: s.plugin }, `${s.error.message}; its changes are skipped (onError: skip-plugin)`);
-  if (run.touched.length > 0) logger.debug({ node, touched: run.touched }, 'resources changed by plugins');
-  return run.resources;
+  const where = err instanceof StageError ? ` (in ${err.where})` : '';
+  const cause = err instanceof StageError ? err.reason : err;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new MeshplaneError('PLUGIN_FAILED', `plugin "${plugin}" failed for ${nodeId}: ${reason}${where}`, [], { cause });
 }

@@ -1,11 +1,12 @@
 /**
- * `kind: Mesh` spec: trustDomain, rootNamespace and the CA settings, with defaults.
+ * `kind: Mesh` spec: trustDomain, rootNamespace, the CA settings (with defaults) and plugins.
  * `ca.intermediate` names an operator-provided intermediate CA; only the paths are read here (the
  * model stays free of I/O), src/ca/provided-ca.ts checks the files.
  */
 import type { CaSettings, IntermediateCaFiles, KeyAlgorithm, Mesh, Metadata, Source } from './types.ts';
 import { dnsLabelProblem, formatDuration, parseDuration } from './formats.ts';
 import { type Issues, ObjectFields } from './fields.ts';
+import { parseMeshPlugins } from './parse-mesh-plugins.ts';
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_ROOT_NAMESPACE = 'mesh-system';
@@ -36,7 +37,7 @@ export function parseMesh(spec: unknown, base: { source: Source; metadata: Metad
     ca: { ...DEFAULT_CA },
   };
   if (spec === undefined || spec === null) return mesh;
-  const f = ObjectFields.read(issues, spec, 'spec', ['trustDomain', 'rootNamespace', 'ca'] as const);
+  const f = ObjectFields.read(issues, spec, 'spec', ['trustDomain', 'rootNamespace', 'ca', 'plugins'] as const);
   if (!f) return mesh;
 
   const trustDomain = f.string('trustDomain');
@@ -54,6 +55,8 @@ export function parseMesh(spec: unknown, base: { source: Source; metadata: Metad
     if (problem) f.error('rootNamespace', problem);
     mesh.rootNamespace = rootNamespace;
   }
+  const plugins = parseMeshPlugins(f, issues);
+  if (plugins && plugins.length > 0) mesh.plugins = plugins;
 
   const ca = f.object('ca', ['keyAlgorithm', 'workloadCertTTL', 'rotationRatio', 'rootCertTTL', 'intermediate'] as const);
   if (!ca) return mesh;

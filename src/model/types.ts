@@ -58,6 +58,23 @@ export interface Mesh {
   trustDomain: string;
   rootNamespace: string;
   ca: CaSettings;
+  /** Translator plugins to load, in order (`spec.plugins`); absent when none are listed. */
+  plugins?: readonly MeshPlugin[];
+}
+
+/**
+ * One `spec.plugins` entry: a plugin module the control plane imports (src/extend/mesh-plugins.ts;
+ * the model only reads what is written).
+ */
+export interface MeshPlugin {
+  /** As written: relative to the config directory, or absolute. */
+  file: string;
+  /** Overrides the plugin's own error policy. */
+  onError?: 'fail-closed' | 'skip-plugin';
+  /** Given to the module's factory (`export default (options) => plugin`). */
+  options?: Readonly<Record<string, unknown>>;
+  /** `spec.plugins[0]`: where errors about this entry point. */
+  path: string;
 }
 
 export interface ServicePort {
