@@ -38,6 +38,8 @@ export const PROTO_FILES = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/access_loggers/grpc/v3/als.proto',
+  'envoy/service/accesslog/v3/als.proto',
   'google/rpc/status.proto',
 ];
 

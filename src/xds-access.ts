@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { readRevocations, REVOCATIONS_FILE, type Revocations } from './ca/token-revocations.ts';
 import { TOKEN_METADATA_KEY } from './ca/tokens.ts';
-import { xdsClientRejection } from './ca/xds-client-auth.ts';
+import { xdsClientCertificateRejection, xdsClientRejection } from './ca/xds-client-auth.ts';
 import type { Clock } from './clock.ts';
 
 export interface XdsAccessOptions {
@@ -49,6 +49,17 @@ export class XdsAccess {
     const at = { now: this.o.clock.now(), revokedAt: this.#revocations.get(nodeId) };
     const rejection = xdsClientRejection(this.o.tokenKey, this.o.trustDomain(), { nodeId, token, peerCertificate }, at);
     if (rejection) this.o.logger.warn({ nodeId, reason: rejection }, 'xDS client rejected');
+    return rejection === undefined;
+  }
+
+  /**
+   * Whether a connection report stream (gRPC access log, which carries no token) may speak for
+   * `nodeId`: its xDS client certificate names the node. Revocation is not checked: it guards
+   * keys, and a report grants nothing.
+   */
+  authenticateReports(nodeId: string, peerCertificate: PeerCertificate | undefined): boolean {
+    const rejection = xdsClientCertificateRejection(this.o.trustDomain(), nodeId, peerCertificate);
+    if (rejection) this.o.logger.warn({ nodeId, reason: rejection }, 'connection reports rejected');
     return rejection === undefined;
   }
 

@@ -1,19 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { MeshplaneError } from '../errors.ts';
 import { splitHostPort } from '../host-port.ts';
 
 export interface AdminSources {
   /** Ready = a config is being served and the xDS port is open. */
   ready(): boolean;
   registry: Registry;
-  /** JSON documents served under /debug/<name>. */
-  debug: Readonly<Record<string, () => unknown>>;
+  /** JSON documents served under /debug/<name>; a MeshplaneError USAGE (a bad query) is a 400. */
+  debug: Readonly<Record<string, (query: URLSearchParams) => unknown>>;
 }
 
 /** Admin HTTP, read-only (GET/HEAD; anything else 405): /healthz, /readyz, /metrics (Prometheus), /debug/<name> (JSON). Loopback by default. */
 export async function startAdminServer(address: string, sources: AdminSources): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type });
       res.end(body);
@@ -29,10 +31,11 @@ export async function startAdminServer(address: string, sources: AdminSources): 
       if (path === '/metrics') return send(200, await sources.registry.metrics(), sources.registry.contentType);
       const name = path.startsWith('/debug/') ? path.slice('/debug/'.length) : undefined;
       const debug = name !== undefined && Object.hasOwn(sources.debug, name) ? sources.debug[name] : undefined;
-      if (debug) return send(200, `${JSON.stringify(debug(), null, 2)}\n`, 'application/json');
+      if (debug) return send(200, `${JSON.stringify(debug(url.searchParams), null, 2)}\n`, 'application/json');
       const index = ['/healthz', '/readyz', '/metrics', ...Object.keys(sources.debug).map((d) => `/debug/${d}`)];
       return send(404, `not found; try ${index.join(' ')}\n`);
     } catch (err) {
+      if (err instanceof MeshplaneError && err.code === 'USAGE') return send(400, `${err.message}\n`);
       return send(500, `${err instanceof Error ? err.message : String(err)}\n`);
     }
   });

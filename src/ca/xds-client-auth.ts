@@ -22,10 +22,18 @@ export interface XdsClientCredentials {
 export function xdsClientRejection(tokenKey: Buffer, trustDomain: string, c: XdsClientCredentials, at: { now: number; revokedAt?: number }): string | undefined {
   const token = checkWorkloadToken(tokenKey, c.nodeId, c.token, at);
   if (!token.ok) return token.reason;
-  const dot = c.nodeId.indexOf('.');
+  return xdsClientCertificateRejection(trustDomain, c.nodeId, c.peerCertificate);
+}
+
+/**
+ * The certificate half alone: enough for the connection reports a sidecar sends on its xDS
+ * cluster (gRPC access logs carry no token), since the certificate's key never leaves the node.
+ */
+export function xdsClientCertificateRejection(trustDomain: string, nodeId: string, peerCertificate: PeerCertificate | undefined): string | undefined {
+  const dot = nodeId.indexOf('.');
   if (dot <= 0) return 'node.id is not <workload>.<namespace>';
-  const expected = xdsClientSpiffeId(trustDomain, c.nodeId.slice(dot + 1), c.nodeId.slice(0, dot));
-  const uris = uriSans(c.peerCertificate);
+  const expected = xdsClientSpiffeId(trustDomain, nodeId.slice(dot + 1), nodeId.slice(0, dot));
+  const uris = uriSans(peerCertificate);
   if (uris.length === 0) return 'no xDS client certificate was presented (use a bootstrap from `meshplane bootstrap`)';
   if (!uris.includes(expected)) return `the xDS client certificate is for ${uris.join(', ')}, not ${expected}`;
   return undefined;

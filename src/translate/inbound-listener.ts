@@ -8,6 +8,7 @@ import {
   inboundStatPrefix,
   localClusterName,
 } from './names.ts';
+import { buildRefusedEdgeLog } from './edge-reporting.ts';
 import { buildTerminalFilter, isHttp } from './network-filters.ts';
 import { buildHttpRbacFilters, buildNetworkRbacFilters } from './rbac-filters.ts';
 import { buildDownstreamMtlsContext } from './tls-context.ts';
@@ -21,7 +22,7 @@ import { buildDownstreamMtlsContext } from './tls-context.ts';
  * - DISABLE: one plaintext chain and no inspector: TLS bytes, if any, go to the app untouched.
  *
  * Each chain has a distinct match, so Envoy never sees duplicate matches (it would reject the
- * whole listener).
+ * whole listener). Every chain reports its callers to the control plane (edge-reporting.ts).
  */
 export function buildInboundListener(port: InboundPlan, trustDomain: string) {
   const name = inboundListenerName(port.listenAddress, port.listenPort);
@@ -35,6 +36,7 @@ export function buildInboundListener(port: InboundPlan, trustDomain: string) {
       cluster: localClusterName(port.targetAddress, port.targetPort),
       routeName: name,
       setClientCert,
+      reportEdges: true,
       ...(http && { httpFilters: buildHttpRbacFilters(port.authz), normalizePath: true }),
     });
     return http ? [terminal] : [...buildNetworkRbacFilters(port.authz, statPrefix), terminal];
@@ -67,5 +69,7 @@ export function buildInboundListener(port: InboundPlan, trustDomain: string) {
     // A server-first protocol sends nothing for tls_inspector to read; fall through to plaintext.
     ...(mode === 'PERMISSIVE' && { continue_on_listener_filters_timeout: true }),
     filter_chains: chains,
+    // Only a connection no chain accepts is logged here: a plaintext caller refused by STRICT.
+    ...(mode === 'STRICT' && { access_log: [buildRefusedEdgeLog()] }),
   };
 }

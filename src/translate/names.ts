@@ -62,6 +62,8 @@ export const TYPE = {
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   httpRbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
   networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+  httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
+  tcpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig',
 } as const;
 
 export const FILTER = {
@@ -74,6 +76,8 @@ export const FILTER = {
   httpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   httpRbac: 'envoy.filters.http.rbac',
   networkRbac: 'envoy.filters.network.rbac',
+  httpGrpcAccessLog: 'envoy.access_loggers.http_grpc',
+  tcpGrpcAccessLog: 'envoy.access_loggers.tcp_grpc',
 } as const;
 
 /**

@@ -1,4 +1,5 @@
 import type { Protocol } from '../model/types.ts';
+import { buildHttpEdgeLog, buildTcpEdgeLog, TCP_EDGE_LOG_OPTIONS } from './edge-reporting.ts';
 import { FILTER, TYPE } from './names.ts';
 
 export const isHttp = (p: Protocol) => p !== 'TCP';
@@ -24,9 +25,19 @@ export function buildTerminalFilter(opts: {
    * matches it, or `GET /api/../admin` would pass an ALLOW on `/api/*` and reach the app's /admin.
    */
   normalizePath?: boolean;
+  /** Inbound: report each request or connection to the control plane (edge-reporting.ts). */
+  reportEdges?: boolean;
 }) {
   if (!isHttp(opts.protocol)) {
-    return { name: FILTER.tcpProxy, typed_config: { '@type': TYPE.tcpProxy, stat_prefix: opts.statPrefix, cluster: opts.cluster } };
+    return {
+      name: FILTER.tcpProxy,
+      typed_config: {
+        '@type': TYPE.tcpProxy,
+        stat_prefix: opts.statPrefix,
+        cluster: opts.cluster,
+        ...(opts.reportEdges && { access_log: [buildTcpEdgeLog()], access_log_options: TCP_EDGE_LOG_OPTIONS }),
+      },
+    };
   }
   return {
     name: FILTER.hcm,
@@ -52,6 +63,7 @@ export function buildTerminalFilter(opts: {
         ],
       },
       http_filters: [...(opts.httpFilters ?? []), { name: FILTER.router, typed_config: { '@type': TYPE.router } }],
+      ...(opts.reportEdges && { access_log: [buildHttpEdgeLog()] }),
     },
   };
 }
