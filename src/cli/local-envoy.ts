@@ -66,7 +66,9 @@ export function spawnLocalEnvoy(o: { envoy: string; name: string; bootstrapYaml:
   const child = spawn(o.envoy, ['-c', config, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn', '--drain-time-s', String(DRAIN_SECONDS)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  // Two sources into one file: neither may end it (the other could still write), only the exit.
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  child.once('close', () => log.end());
   return child;
 }

@@ -10,7 +10,7 @@ import { readRevocations } from '../../src/ca/token-revocations.ts';
 
 /** `meshplane token revoke|list` through the real CLI, and bootstraps made around a revocation. */
 const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
-const EXAMPLE = join(import.meta.dirname, '../../examples/local-mesh');
+const EXAMPLE = join(import.meta.dirname, '../../examples/demo');
 const work = mkdtempSync(join(tmpdir(), 'meshplane-cli-token-'));
 const stateDir = join(work, 'state');
 let tokenKey: Buffer;

@@ -9,7 +9,7 @@ import { openStateDir } from '../../src/ca/state-dir.ts';
 import { envoyBinary } from '../helpers/envoy-binary.ts';
 
 const MESHPLANE = join(import.meta.dirname, '../../bin/meshplane');
-const EXAMPLE = join(import.meta.dirname, '../../examples/local-mesh');
+const EXAMPLE = join(import.meta.dirname, '../../examples/demo');
 const work = mkdtempSync(join(tmpdir(), 'meshplane-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -33,11 +33,11 @@ describe('meshplane validate', () => {
   it('prints file: path: message lines with the fix and exits 1', async () => {
     const dir = join(work, 'bad');
     cpSync(EXAMPLE, dir, { recursive: true, filter: (f) => !f.endsWith('.ts') });
-    writeFileSync(join(dir, 'peer-authentication.yaml'), readFileSync(join(dir, 'peer-authentication.yaml'), 'utf8').replace('mode: STRICT', 'mode: STRIKT'));
+    writeFileSync(join(dir, 'peer-authentication.yaml'), readFileSync(join(dir, 'peer-authentication.yaml'), 'utf8').replace('mode: PERMISSIVE', 'mode: PERMISIVE'));
     writeFileSync(join(dir, 'workloads.yaml'), readFileSync(join(dir, 'workloads.yaml'), 'utf8').replace('service: backend, port: tcp-echo', 'service: backnd, port: tcp-echo'));
     const r = await run(['validate', '--config', dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('peer-authentication.yaml: spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT, got "STRIKT" (did you mean "STRICT"?)');
+    expect(r.stderr).toContain('peer-authentication.yaml: spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT, got "PERMISIVE" (did you mean "PERMISSIVE"?)');
     // workloads.yaml:3 = the line where the backend-1 document starts.
     expect(r.stderr).toContain('workloads.yaml:3: spec.inbound[1].service: service "backnd" not found in namespace "shop": define a Service named backnd in namespace shop, or fix spec.inbound[1].service; did you mean "backend"?');
     expect(r.stderr).toContain(`${dir}: 2 errors`);
