@@ -1,14 +1,13 @@
 import { join } from 'node:path';
-import { isIP } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
 import { CA_DIR, type Authority } from './ca/authority.ts';
-import { issueServerCert, type IssuedCert } from './ca/issue.ts';
+import type { IssuedCert } from './ca/issue.ts';
 import { createIssuerPool } from './ca/issuer-pool.ts';
 import { openWorkloadCa } from './ca/workload-ca.ts';
-import { controlPlaneSpiffeId } from './ca/spiffe.ts';
 import { openStateDir } from './ca/state-dir.ts';
 import type { IssueFn } from './ca/workload-certs.ts';
 import { CertificateLifecycle } from './certificate-lifecycle.ts';
@@ -17,18 +16,19 @@ import { loadStableConfig } from './config/load-stable-config.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { hashFiles, restartRequired, sameCaSettings } from './config-changes.ts';
-import { toResourceSet } from './resource-set.ts';
-import { applyPlugins } from './extend/run-plugins.ts';
-import type { TranslatorPlugin } from './extend/translator-plugin.ts';
+import type { LoadedPlugin } from './extend/load-plugins.ts';
+import { PluginPipeline } from './extend/plugin-pipeline.ts';
 import { splitHostPort } from './host-port.ts';
 import { qualifiedName, type CaSettings, type MeshModel } from './model/types.ts';
 import { buildProxyPlans } from './plan/build-proxy-plans.ts';
 import { buildProxylessPlans } from './plan/build-proxyless-plans.ts';
 import { translateProxyless } from './translate/grpc-proxyless.ts';
-import { keepRemovedClustersOnce } from './translate/make-before-break.ts';
-import { translateProxy, translateSecrets, type ProxyResources } from './translate/translate-proxy.ts';
+import { translateProxy, translateSecrets } from './translate/translate-proxy.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { CsdsServer } from './xds/csds-server.ts';
+import { ConnectionReports } from './edges/connection-reports.ts';
+import { ServedConfigs } from './served-configs.ts';
+import { xdsServerCredentials } from './xds-server-credentials.ts';
 import { createDebouncer } from './xds/debounce.ts';
 import { SnapshotCache } from './xds/snapshot-cache.ts';
 import { TYPE_URL } from './xds/type-urls.ts';
@@ -49,17 +49,14 @@ export interface ControlPlaneOptions {
   clock?: Clock;
   /** Issues workload certificates; default: a worker-thread pool, so the event loop never stalls. */
   issue?: IssueFn;
-  /** Run in order on each proxy's translated resources, before they are versioned and pushed. */
-  plugins?: TranslatorPlugin[];
+  /** `serve --plugin`: run after the Mesh's `spec.plugins`, on each proxy's translated resources, before they are versioned and pushed. */
+  plugins?: readonly LoadedPlugin[];
   /** Limits on xDS clients (message size, streams, request rate, ...); unset ones take DEFAULT_XDS_LIMITS. */
   xdsLimits?: Partial<XdsLimits>;
 }
 
-const XDS_SERVER_CERT_TTL_SECONDS = 365 * 24 * 3600;
 /** The config dir must read the same twice this far apart before it is applied: no half-written file is served. */
 const CONFIG_QUIET_MS = 100;
-/** How long a removed cluster stays after the listeners that stopped using it were pushed. */
-const CLUSTER_LINGER_MS = 5000;
 
 /**
  * Wiring: config dir -> model -> plans -> resources (+ workload certificates) -> snapshot cache
@@ -69,11 +66,11 @@ const CLUSTER_LINGER_MS = 5000;
 export class ControlPlane {
   private model!: MeshModel;
   private configHash = '';
-  private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: '', ok: true, violations: [] };
+  private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: new Date().toISOString(), ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
-  private lingerTimer: NodeJS.Timeout | undefined;
-  /** Per node: what it was last given, and the removed clusters kept over once (make before break). */
-  private readonly served = new Map<string, { resources: ProxyResources; lingering: Set<string> }>();
+  private plugins!: PluginPipeline;
+  /** What each node is served (plugins applied, removed clusters kept over once). */
+  private served!: ServedConfigs;
   private lifecycle!: CertificateLifecycle;
   private readonly clock: Clock;
   private stopped = false;
@@ -82,6 +79,9 @@ export class ControlPlane {
   private ads!: AdsServer;
   private authority!: Authority;
   private metrics!: Metrics;
+  /** notAfter of the xDS server certificate (Unix seconds), for /metrics. */
+  private xdsCertNotAfter = 0;
+  private reports!: ConnectionReports;
   xdsPort = 0;
   adminPort = 0;
   csdsPort = 0;
@@ -110,6 +110,22 @@ export class ControlPlane {
     }
     this.model = loaded.model;
     this.configHash = hashFiles(loaded.files);
+    // Before anything listens: a plugin listed in the Mesh that cannot be loaded stops the start.
+    this.plugins = new PluginPipeline(opts.logger, opts.plugins ?? []);
+    const plugins = await this.plugins.prepare(this.model.mesh, opts.configDir);
+    if (!plugins.ok) {
+      this.logViolations(plugins.violations);
+      throw new MeshplaneError('CONFIG_INVALID', `${join(opts.configDir, this.model.mesh.source.file)}: a plugin in spec.plugins cannot be loaded; fix the errors above`, plugins.violations);
+    }
+    plugins.commit();
+    this.served = new ServedConfigs({
+      cache: this.cache,
+      plugins: this.plugins,
+      logger: opts.logger,
+      sent: (node) => this.lifecycle.recordSent(node),
+      reapply: () => void this.applyModel(this.model),
+    });
+    this.closers.push(() => this.served.stop());
     const { ca, trustDomain } = this.model.mesh;
     const { authority, tokenKey, created } = await openStateDir(opts.stateDir, {
       keyAlgorithm: ca.keyAlgorithm,
@@ -160,8 +176,25 @@ export class ControlPlane {
     );
     this.closers.push(() => this.lifecycle.stop());
     for (const node of access?.revokedNodes() ?? []) this.lifecycle.pause(node);
-    this.metrics = createMetrics(this.ads, this.cache, () => this.lastLoad, () => this.lifecycle.metrics());
-    this.closers.push(() => this.ads.close());
+    this.metrics = createMetrics({
+      ads: this.ads,
+      cache: this.cache,
+      lastLoad: () => this.lastLoad,
+      ca: () => this.lifecycle.metrics(),
+      xdsServerCertExpiry: opts.insecureXds ? undefined : () => this.xdsCertNotAfter,
+    });
+    this.closers.push(() => this.metrics.close());
+    // Sidecars report their inbound callers on the xDS port, authenticated by their xDS client certificate.
+    this.reports = await ConnectionReports.open({
+      stateDir: opts.stateDir,
+      clock: this.clock,
+      logger: opts.logger,
+      ...(access && { authenticate: (nodeId: string, cert: PeerCertificate | undefined) => access.authenticateReports(nodeId, cert) }),
+    });
+    // Closed after the ADS server (closers run in reverse): the last reports are saved too.
+    this.closers.push(() => this.reports.close(), () => this.ads.close());
+    const reportService = this.reports.service();
+    this.ads.addService(reportService.definition, reportService.handlers);
 
     await this.applyModel(this.model);
 
@@ -174,8 +207,11 @@ export class ControlPlane {
       registry: this.metrics.registry,
       debug: {
         proxies: () => this.proxyStatus(),
+        plugins: () => this.plugins.describe(),
         config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
         ca: () => this.lifecycle.status(),
+        edges: (query) => this.reports.edges(query, { model: this.model, proxies: this.ads.status() }),
+        'advise-strict': (query) => this.reports.advise(query, { model: this.model, proxies: this.ads.status() }),
       },
     });
     this.adminPort = admin.port;
@@ -212,7 +248,9 @@ export class ControlPlane {
     if (!loaded) return; // stopped while the directory was still being written
     const hash = hashFiles(loaded.files);
     const at = new Date().toISOString();
-    if (loaded.model && hash === this.configHash) {
+    // The Mesh's plugins are loaded again when its list or a listed file changed (mtime).
+    const plugins = loaded.model && (await this.plugins.prepare(loaded.model.mesh, this.opts.configDir));
+    if (loaded.model && hash === this.configHash && plugins && plugins.ok && !plugins.changed) {
       // Back to the config being served (e.g. a bad edit undone): nothing to push.
       if (!this.lastLoad.ok) this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
       return;
@@ -220,6 +258,11 @@ export class ControlPlane {
     this.logViolations(loaded.violations);
     if (!loaded.model) {
       this.rejectChange(at, loaded.violations.map(formatViolation));
+      return;
+    }
+    if (plugins && !plugins.ok) {
+      this.logViolations(plugins.violations);
+      this.rejectChange(at, plugins.violations.map(formatViolation));
       return;
     }
     const restart = restartRequired(this.model, loaded.model);
@@ -235,6 +278,7 @@ export class ControlPlane {
     }
     this.configHash = hash;
     this.model = loaded.model;
+    plugins?.commit();
     this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
     this.metrics.configReloads.inc({ result: 'applied' });
     await this.applyModel(loaded.model);
@@ -285,27 +329,20 @@ export class ControlPlane {
         if (cert.status === 'rejected') throw cert.reason;
         // Copies: plugins cannot reach into the model.
         const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labels.get(plan.nodeId) } };
-        const context = { nodeId: plan.nodeId, workload };
-        const translated = applyPlugins(this.opts.plugins ?? [], translateProxy(plan, { ...cert.value, trustBundlePem }), context, this.opts.logger);
-        if (!translated) return; // fail-closed plugin error: this proxy keeps its last good config
-        const previous = this.served.get(plan.nodeId);
-        const next = keepRemovedClustersOnce(translated, previous?.resources, previous?.lingering ?? new Set());
-        this.setSnapshot(plan.nodeId, next.resources);
-        this.served.set(plan.nodeId, next);
-        if (next.lingering.size > 0) this.scheduleLingerEnd();
+        // false: a fail-closed plugin failed, and this proxy keeps its last good config (logged).
+        this.served.serve(translateProxy(plan, { ...cert.value, trustBundlePem }), { nodeId: plan.nodeId, workload, proxyless: false });
       } catch (err) {
         // A bug for one proxy must not stop the others; it keeps its last good snapshot.
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
       }
     });
-    // Proxyless gRPC apps get no certificate (no SDS) and no lingering clusters: gRPC asks for
-    // exactly the clusters its routes name, so a kept-over cluster would never be requested.
+    // Proxyless gRPC apps get no certificate (no SDS).
     const proxyless = buildProxylessPlans(model);
     for (const plan of proxyless) {
       try {
-        const resources = translateProxyless(plan);
-        this.setSnapshot(plan.nodeId, resources);
-        this.served.set(plan.nodeId, { resources, lingering: new Set() });
+        // Plugins run here too, told `proxyless: true`: gRPC rejects much that Envoy accepts.
+        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labels.get(plan.nodeId) } };
+        this.served.serve(translateProxyless(plan), { nodeId: plan.nodeId, workload, proxyless: true });
       } catch (err) {
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxyless app keeps its last good config');
       }
@@ -316,9 +353,10 @@ export class ControlPlane {
       // A removed workload loses its snapshot, its certificate and its key with it, and its
       // streams: left open, they would serve an empty config as if it were one.
       this.cache.removeSnapshot(node);
-      this.served.delete(node);
+      this.served.forget(node);
       this.ads.endNode(node, grpc.status.NOT_FOUND, `the workload of node ${node} was removed from ${this.opts.configDir}`);
     }
+    this.plugins.retain(live);
     this.lifecycle.retain(new Set(plans.map((p) => p.nodeId))); // only Envoys hold certificates
   }
 
@@ -329,34 +367,10 @@ export class ControlPlane {
     this.ads.endNode(nodeId, grpc.status.UNAUTHENTICATED, `the xDS token of ${nodeId} was revoked at ${at} (meshplane token revoke); run meshplane bootstrap again`);
   }
 
-  private setSnapshot(nodeId: string, resources: ProxyResources): void {
-    this.cache.setSnapshot(nodeId, toResourceSet(resources));
-    this.lifecycle.recordSent(nodeId);
-  }
-
-  /**
-   * Rotated certificates go out as each proxy's new `default` secret: listeners and clusters are
-   * unchanged, so the cache sends nothing else, and to no other proxy.
-   */
+  /** Rotated certificates go out as each proxy's new `default` secret, to that proxy alone. */
   private pushCertificates(rotated: [string, IssuedCert][]): void {
     const trustBundlePem = this.lifecycle.trustBundlePem();
-    for (const [node, cert] of rotated) {
-      const served = this.served.get(node);
-      if (!served) continue;
-      const secrets = translateSecrets({ ...cert, trustBundlePem });
-      served.resources = { ...served.resources, secrets };
-      this.setSnapshot(node, served.resources);
-    }
-  }
-
-  /** Re-apply once the lingering clusters have outlived the listener update, which drops them. */
-  private scheduleLingerEnd(): void {
-    if (this.lingerTimer || this.stopped) return;
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = undefined;
-      void this.applyModel(this.model);
-    }, CLUSTER_LINGER_MS);
-    this.lingerTimer.unref();
+    for (const [node, cert] of rotated) this.served.rotate(node, translateSecrets({ ...cert, trustBundlePem }));
   }
 
   /** Thousands of certificates due at once are issued off the main thread: pushes never wait on them. */
@@ -368,34 +382,26 @@ export class ControlPlane {
 
   private async xdsCredentials(): Promise<grpc.ServerCredentials> {
     if (this.opts.insecureXds) return grpc.ServerCredentials.createInsecure();
-    const { host } = splitHostPort(this.opts.xdsAddress);
-    const cert = await issueServerCert(this.authority, {
-      spiffeId: controlPlaneSpiffeId(this.model.mesh.trustDomain),
-      dnsNames: ['localhost', 'meshplane-xds'],
-      ipAddresses: isIP(host) ? [host] : [],
-      ttlSeconds: XDS_SERVER_CERT_TTL_SECONDS,
-      keyAlgorithm: this.model.mesh.ca.keyAlgorithm,
-    });
-    // Every Envoy presents its bootstrap's xDS client certificate; which node it may be is checked per stream.
-    return grpc.ServerCredentials.createSsl(
-      Buffer.from(this.authority.trustBundlePem),
-      [{ cert_chain: Buffer.from(cert.certChainPem), private_key: Buffer.from(cert.privateKeyPem) }],
-      true,
-    );
+    const { trustDomain, ca } = this.model.mesh;
+    const { credentials, notAfter } = await xdsServerCredentials(this.authority, { xdsAddress: this.opts.xdsAddress, trustDomain, keyAlgorithm: ca.keyAlgorithm });
+    this.xdsCertNotAfter = notAfter.getTime() / 1000;
+    return credentials;
   }
 
   /** Connected proxies with the public facts of the certificate each ACKed (never the key). */
   private proxyStatus() {
     return this.ads.status().map((s) => {
       const certificate = this.lifecycle.ackedFacts(s);
-      return { ...s, ...(certificate && { certificate }) };
+      const plugins = this.plugins.report(s.nodeId); // which plugin touched which resource
+      return { ...s, ...(certificate && { certificate }), ...(plugins && { plugins }) };
     });
   }
 
   private logViolations(violations: readonly Violation[]): void {
     for (const v of violations) {
-      if (v.severity === 'error') this.opts.logger.error(formatViolation(v));
-      else this.opts.logger.warn(formatViolation(v));
+      const fields = { file: v.file, path: v.path };
+      if (v.severity === 'error') this.opts.logger.error(fields, formatViolation(v));
+      else this.opts.logger.warn(fields, formatViolation(v));
     }
   }
 
@@ -413,6 +419,5 @@ export class ControlPlane {
     for (const close of this.closers.reverse()) await close();
     this.closers = [];
     await this.applying;
-    clearTimeout(this.lingerTimer);
   }
 }

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatViolation, MeshplaneError } from '../errors.ts';
 import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS } from './args.ts';
+import { adviseStrictCommand } from './advise-command.ts';
 import { bootstrapCommand } from './bootstrap-command.ts';
 import { caStatusCommand, rotateRootCommand } from './ca-command.ts';
 import { demoCommand } from './demo-command.ts';
@@ -32,7 +33,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; positionals?
       'max-xds-streams-per-node': str(`xDS streams open at once per node.id (default ${DEFAULT_XDS_LIMITS.maxStreamsPerNode})`),
       'xds-request-rate': str(`requests per second per xDS stream, after a burst of ${DEFAULT_XDS_LIMITS.requestBurst} (default ${DEFAULT_XDS_LIMITS.requestsPerSecond})`),
       'max-xds-message-bytes': str(`largest xDS request accepted, in bytes (default ${DEFAULT_XDS_LIMITS.maxMessageBytes})`),
-      plugin: { ...str('ES module whose default export is a TranslatorPlugin or an array of them (repeatable; run in order)'), multiple: true },
+      plugin: { ...str('ES module whose default export is a TranslatorPlugin, an array of them or a factory (repeatable; run in order, after the Mesh spec.plugins)'), multiple: true },
     },
     // parseArgs gives a string[] for the repeatable --plugin.
     run: (v) => serveCommand(v, (v as { plugin?: string[] }).plugin),
@@ -77,6 +78,17 @@ const COMMANDS: Record<string, { summary: string; options: Options; positionals?
     options: { 'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`), output: str('table|json') },
     run: (v) => statusCommand(v),
   },
+  'advise strict': {
+    summary: 'who would break if this went STRICT: the plaintext callers sidecars reported per inbound port; exit 0 safe, 3 not',
+    options: {
+      namespace: str('a namespace-wide STRICT PeerAuthentication (default: mesh-wide)'),
+      workload: str('NAMESPACE/NAME: STRICT for that workload only'),
+      since: str(`how far back to look, a duration (default 1h; reports are kept 7 days)`),
+      'admin-address': str(`the control plane admin address (default ${DEFAULT_ADMIN_ADDRESS})`),
+      output: str('text|json'),
+    },
+    run: (v) => adviseStrictCommand(v),
+  },
   'ca rotate-root': {
     summary: 'start a root rotation: a new workload root, trusted everywhere before it signs, the old one dropped last',
     options: {
@@ -104,7 +116,11 @@ const COMMANDS: Record<string, { summary: string; options: Options; positionals?
   },
   demo: {
     summary: 'the local mesh: control plane, Envoys and sample apps from examples/, until Ctrl-C',
-    options: { 'state-dir': str('state dir (default .state/demo)'), 'keep-running': flag('ignored; the demo runs until Ctrl-C') },
+    options: {
+      'state-dir': str('state dir (default .state/demo)'),
+      'log-level': str('trace|debug|info|warn|error (default info)'),
+      'keep-running': flag('ignored; the demo runs until Ctrl-C'),
+    },
     run: (v) => demoCommand(v),
   },
 };
@@ -119,9 +135,9 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // Two-word commands (`ca status`, `token revoke`) are looked up as one name.
+  // Two-word commands (`ca status`, `token revoke`, `advise strict`) are looked up as one name.
   const [first, ...more] = argv;
-  const [name, rest] = (first === 'ca' || first === 'token') && more[0] && !more[0].startsWith('-') ? [`${first} ${more[0]}`, more.slice(1)] : [first, more];
+  const [name, rest] = (first === 'ca' || first === 'token' || first === 'advise') && more[0] && !more[0].startsWith('-') ? [`${first} ${more[0]}`, more.slice(1)] : [first, more];
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(usage());
     return name ? 0 : 2;

@@ -1,7 +1,7 @@
-import { pino } from 'pino';
 import { ControlPlane } from '../control-plane.ts';
 import { loadPlugins } from '../extend/load-plugins.ts';
 import { DEFAULT_ADMIN_ADDRESS, DEFAULT_CSDS_ADDRESS, DEFAULT_XDS_ADDRESS, optional, positiveInt, required, type ArgValues } from './args.ts';
+import { createLogger } from './logger.ts';
 
 /** Runs until SIGINT/SIGTERM; a clean stop closes the ADS streams so the Envoys reconnect later. */
 export async function serveCommand(values: ArgValues, pluginFiles: readonly string[] = []): Promise<number> {
@@ -12,10 +12,10 @@ export async function serveCommand(values: ArgValues, pluginFiles: readonly stri
     requestsPerSecond: positiveInt(values, 'xds-request-rate'),
     maxMessageBytes: positiveInt(values, 'max-xds-message-bytes'),
   };
-  const logger = pino({ level: optional(values, 'log-level', 'info'), base: undefined });
+  const logger = createLogger(values['log-level']);
   // Before anything listens: a bad plugin module is a startup error, not a half-started server.
   const plugins = await loadPlugins(pluginFiles);
-  if (plugins.length > 0) logger.info({ plugins: plugins.map((p) => p.name) }, 'translator plugins loaded');
+  if (plugins.length > 0) logger.info({ plugins: plugins.map((p) => p.plugin.name) }, 'translator plugins loaded (--plugin)');
   const cp = await ControlPlane.start({
     configDir: required(values, 'config'),
     stateDir: required(values, 'state-dir'),

@@ -19,9 +19,11 @@ import type { ProxyConfigView, ProxyStatus } from './proxy-status.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import { guardRequestDecoding, statusWatchInterceptor } from './wire-guards.ts';
 import { grpcOptionsFor, resolveXdsLimits, type RejectReason, type XdsLimits } from './xds-limits.ts';
+import { monotonicMs, type XdsEvents, type XdsObserver } from './xds-observer.ts';
 import { safePeer, type AdsStreamHost, type XdsStream } from './xds-stream.ts';
 
 export type { NackStatus, ProxyStatus, TypeStatus } from './proxy-status.ts';
+export type { XdsObserver } from './xds-observer.ts';
 
 export interface AdsServerOptions {
   cache: SnapshotCache;
@@ -37,6 +39,8 @@ export interface AdsServerOptions {
   grpcOptions?: grpc.ServerOptions;
   /** Limits per message, stream, node and server; unset ones take DEFAULT_XDS_LIMITS. */
   limits?: Partial<XdsLimits>;
+  /** Monotonic milliseconds for push latency and convergence (default performance.now; tests pass a fake). */
+  now?: () => number;
 }
 
 /** How long `close()` waits for streams to finish before forcing the server down. */
@@ -72,6 +76,8 @@ export class AdsServer {
   #pushes = 0;
   #nacks = 0;
   #unknownTypes = 0;
+  readonly #observers = new Set<XdsObserver>();
+  readonly #now: () => number;
   readonly #rejections = new Map<RejectReason, number>();
   /** Per reason: the current one-second log window, lines logged in it and lines suppressed since the last one. */
   readonly #rejectLog = new Map<RejectReason, { windowStart: number; lines: number; suppressed: number }>();
@@ -85,6 +91,7 @@ export class AdsServer {
     this.#authenticate = opts.authenticate;
     this.#log = opts.logger;
     this.limits = Object.freeze(resolveXdsLimits(opts.limits));
+    this.#now = opts.now ?? monotonicMs;
     this.#server = new grpc.Server({
       ...DEFAULT_GRPC_OPTIONS,
       ...grpcOptionsFor(this.limits),
@@ -105,8 +112,8 @@ export class AdsServer {
       authenticate: (nodeId, metadata, cert) => this.#authenticate(nodeId, metadata, cert) === true,
       attach: (stream) => this.#attach(stream),
       detach: (stream) => this.#detach(stream),
-      countPush: () => void this.#pushes++,
-      countNack: () => void this.#nacks++,
+      events: this.#events(),
+      now: () => this.#now(),
       countUnknownType: () => void this.#unknownTypes++,
       reject: (reason, log, message, fields) => this.#reject(reason, log, message, fields),
     };
@@ -128,6 +135,12 @@ export class AdsServer {
     return this.#unknownTypes;
   }
 
+  /** Reports every push, NACK and their timings to `observer` from now on (metrics); returns the unsubscribe function. */
+  observe(observer: XdsObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
   /** Streams refused or closed for breaking a rule or a limit since start, by reason (reasons seen only). */
   rejections(): Partial<Record<RejectReason, number>> {
     return Object.fromEntries(this.#rejections);
@@ -143,6 +156,11 @@ export class AdsServer {
   /** Every stream currently open, including those that have not authenticated yet. */
   get openStreams(): number {
     return this.#open.size;
+  }
+
+  /** Serves another gRPC service on the xDS port, under the same TLS and limits (call before listen). */
+  addService(definition: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation): void {
+    this.#server.addService(definition, handlers);
   }
 
   /** Binds `address` (`host:port`; port 0 picks a free one) and starts serving; resolves with the bound port. */
@@ -251,12 +269,38 @@ export class AdsServer {
     if (set?.size === 0) this.#byNode.delete(nodeId);
   }
 
+  /** What the streams report: counted here, then passed to each observer (one failing observer breaks no stream). */
+  #events(): XdsEvents {
+    const emit = <K extends keyof XdsObserver>(hook: K, ...args: Parameters<NonNullable<XdsObserver[K]>>) => {
+      for (const o of this.#observers) {
+        try {
+          (o[hook] as ((...a: typeof args) => void) | undefined)?.(...args);
+        } catch (err) {
+          this.#log.error({ err, hook }, 'an xDS observer failed');
+        }
+      }
+    };
+    return {
+      pushSent: (typeUrl) => {
+        this.#pushes++;
+        emit('pushSent', typeUrl);
+      },
+      nackReceived: (typeUrl) => {
+        this.#nacks++;
+        emit('nackReceived', typeUrl);
+      },
+      pushLatency: (typeUrl, seconds) => emit('pushLatency', typeUrl, seconds),
+      converged: (typeUrl, seconds) => emit('converged', typeUrl, seconds),
+    };
+  }
+
   #onUpdate(nodeId: string, changedTypes: string[]): void {
     const streams = this.#byNode.get(nodeId);
     if (!streams) return;
+    const at = this.#now(); // listeners run inside setSnapshot: this is when the snapshot was set
     for (const stream of [...streams]) {
       try {
-        stream.push(changedTypes);
+        stream.push(changedTypes, at);
       } catch (err) {
         // One broken stream must not stop the others (or the snapshot cache) from progressing.
         this.#log.error({ err, nodeId, stream: stream.id }, 'push to xDS stream failed');

@@ -52,6 +52,8 @@ export interface LocalMeshOptions {
   delta?: boolean;
   /** Plugin module files, each passed to `meshplane serve --plugin`. */
   plugins?: string[];
+  /** Mesh `spec.plugins` as YAML flow, e.g. `[{file: /abs/plugin.ts, options: {a: b}}]`. */
+  meshPlugins?: string;
   /** `meshplane serve --log-level` (default: serve's own, info). */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
@@ -73,7 +75,7 @@ function configFiles(p: Record<PortName, number>, options: LocalMeshOptions): Re
     'mesh.yaml': `apiVersion: meshplane.dev/v1alpha1
 kind: Mesh
 metadata: {name: default}
-spec: {trustDomain: ${TRUST_DOMAIN}, rootNamespace: mesh-system${options.meshCa ? `, ca: ${options.meshCa}` : ''}}
+spec: {trustDomain: ${TRUST_DOMAIN}, rootNamespace: mesh-system${options.meshCa ? `, ca: ${options.meshCa}` : ''}${options.meshPlugins ? `, plugins: ${options.meshPlugins}` : ''}}
 `,
     'services.yaml': `apiVersion: meshplane.dev/v1alpha1
 kind: Service
