@@ -182,6 +182,7 @@ export class ControlPlane {
       lastLoad: () => this.lastLoad,
       ca: () => this.lifecycle.metrics(),
       xdsServerCertExpiry: opts.insecureXds ? undefined : () => this.xdsCertNotAfter,
+      reports: () => this.reports.metrics(),
     });
     this.closers.push(() => this.metrics.close());
     // Sidecars report their inbound callers on the xDS port, authenticated by their xDS client certificate.

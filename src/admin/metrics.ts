@@ -29,6 +29,16 @@ export interface MetricsSources {
   ca: () => CaMetricsSource;
   /** notAfter (Unix seconds) of the xDS server certificate; omit it with --insecure-xds (no series then). */
   xdsServerCertExpiry?: () => number;
+  /** The sidecars' connection reports (edges/connection-reports.ts). */
+  reports?: () => ReportMetricsSource;
+}
+
+/** Connection reports: totals since start, open streams, distinct callers seen in the last hour. */
+export interface ReportMetricsSource {
+  reports: number;
+  rejectedStreams: number;
+  openStreams: number;
+  callersLastHour: { mtls: number; plaintext: number };
 }
 
 export type ConfigReloadResult = 'applied' | 'rejected';
@@ -43,7 +53,7 @@ export interface Metrics {
 const PHASES = ['stable', 'trust-both', 'issue-next'] as const;
 const RELOAD_RESULTS: readonly ConfigReloadResult[] = ['applied', 'rejected'];
 
-export function createMetrics({ ads, cache, lastLoad, ca: readCa, xdsServerCertExpiry }: MetricsSources): Metrics {
+export function createMetrics({ ads, cache, lastLoad, ca: readCa, xdsServerCertExpiry, reports: readReports }: MetricsSources): Metrics {
   const registry = new ScrapeRegistry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: 'meshplane_process_' });
@@ -95,7 +105,27 @@ export function createMetrics({ ads, cache, lastLoad, ca: readCa, xdsServerCertE
   if (xdsServerCertExpiry) {
     gauge('meshplane_xds_server_cert_expiry_timestamp_seconds', 'notAfter of the xDS server certificate, as a Unix time (issued at each start)', xdsServerCertExpiry);
   }
+  if (readReports) registerReportMetrics(registry, readReports);
   return { registry, configReloads, close: unobserve };
+}
+
+function registerReportMetrics(registry: ScrapeRegistry, read: () => ReportMetricsSource): void {
+  const reports = registry.perScrape(read);
+  const registers = [registry];
+  followTotals(registry, { name: 'meshplane_connection_reports_total', help: 'inbound requests and connections the sidecars reported (gRPC access log service)' }, () => [[{}, reports().reports]]);
+  followTotals(registry, { name: 'meshplane_connection_report_streams_rejected_total', help: 'report streams refused: no node or a foreign log name, a certificate for another node, or too many streams' }, () => [[{}, reports().rejectedStreams]]);
+  new Gauge({ name: 'meshplane_connection_report_streams', help: 'report streams open now (about one per sidecar with inbound traffic)', registers, collect() { this.set(reports().openStreams); } });
+  new Gauge({
+    name: 'meshplane_inbound_callers',
+    help: 'distinct callers (per workload and inbound port) seen in the last hour, by transport: plaintext ones would be refused under STRICT',
+    labelNames: ['transport'],
+    registers,
+    collect() {
+      const { mtls, plaintext } = reports().callersLastHour;
+      this.set({ transport: 'mtls' }, mtls);
+      this.set({ transport: 'plaintext' }, plaintext);
+    },
+  });
 }
 
 /** 0 for a time not known. */

@@ -18,8 +18,19 @@ export const ACCESS_LOG_SERVICE = 'envoy.service.accesslog.v3.AccessLogService';
 /** Envoy opens about one stream per worker thread and log; more from one node is a broken or hostile client. */
 export const MAX_REPORT_STREAMS_PER_NODE = 16;
 
+/** Counted since start, for /metrics. */
+export interface ReportStats {
+  /** Requests and connections recorded. */
+  reports: number;
+  /** Report streams refused: no node or a foreign log in the first message, a certificate for another node, too many streams. */
+  rejectedStreams: number;
+  /** Report streams open now. */
+  openStreams: number;
+}
+
 export interface AccessLogServiceOptions {
   store: EdgeStore;
+  stats: ReportStats;
   /** Whether a stream with this peer certificate may report for `nodeId` (always true with --insecure-xds). */
   authenticate(nodeId: string, peerCertificate: PeerCertificate | undefined): boolean;
   logger: Logger;
@@ -74,10 +85,12 @@ export function accessLogHandlers(o: AccessLogServiceOptions): grpc.UntypedServi
         if (done) return;
         done = true;
         if (node !== undefined) {
+          o.stats.openStreams--;
           const left = (streamsByNode.get(node) ?? 1) - 1;
           if (left === 0) streamsByNode.delete(node);
           else streamsByNode.set(node, left);
         }
+        if (err && node === undefined) o.stats.rejectedStreams++;
         callback(err, err ? undefined : {});
       };
       call.on('data', (message: StreamAccessLogsMessage) => {
@@ -99,10 +112,12 @@ export function accessLogHandlers(o: AccessLogServiceOptions): grpc.UntypedServi
           node = id;
           refused = logName === EDGE_LOG.refused;
           streamsByNode.set(id, (streamsByNode.get(id) ?? 0) + 1);
+          o.stats.openStreams++;
         }
         for (const report of readAccessLogMessage(message, refused)) {
           if (report.streamId !== undefined && !counted.add(report.streamId)) continue;
           o.store.record(node, report);
+          o.stats.reports++;
         }
       });
       call.on('end', () => finish(null));

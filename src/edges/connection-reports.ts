@@ -13,12 +13,13 @@ import { formatDuration, parseDuration } from '../model/formats.ts';
 import type { MeshModel } from '../model/types.ts';
 import { qualifiedName } from '../model/types.ts';
 import type { ProxyStatus } from '../xds/proxy-status.ts';
-import { accessLogHandlers, accessLogServiceDefinition } from './access-log-service.ts';
+import { accessLogHandlers, accessLogServiceDefinition, type ReportStats } from './access-log-service.ts';
 import { adviseStrict, type StrictAdvice } from './advise-strict.ts';
 import { EDGE_RETENTION_MS, EdgeStore } from './edge-store.ts';
 import type { StrictScope } from './simulate-strict.ts';
 
 export const DEFAULT_WINDOW = '1h';
+const HOUR_MS = 3600_000;
 
 export interface ConnectionReportsOptions {
   stateDir: string;
@@ -34,7 +35,15 @@ export interface ServingState {
   proxies: readonly ProxyStatus[];
 }
 
+/** What /metrics shows of the reports. */
+export interface ReportMetrics extends ReportStats {
+  /** Distinct callers (per workload and port) seen in the last hour, by transport. */
+  callersLastHour: { mtls: number; plaintext: number };
+}
+
 export class ConnectionReports {
+  readonly #stats: ReportStats = { reports: 0, rejectedStreams: 0, openStreams: 0 };
+
   private constructor(
     readonly store: EdgeStore,
     private readonly o: ConnectionReportsOptions,
@@ -47,7 +56,13 @@ export class ConnectionReports {
   /** To add to the xDS gRPC server before it listens. */
   service(): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
     const authenticate = this.o.authenticate ?? (() => true);
-    return { definition: accessLogServiceDefinition(), handlers: accessLogHandlers({ store: this.store, authenticate, logger: this.o.logger }) };
+    return { definition: accessLogServiceDefinition(), handlers: accessLogHandlers({ store: this.store, stats: this.#stats, authenticate, logger: this.o.logger }) };
+  }
+
+  metrics(): ReportMetrics {
+    const recent = this.store.edges({ since: this.o.clock.now() - HOUR_MS });
+    const mtls = recent.filter((e) => e.mtls).length;
+    return { ...this.#stats, callersLastHour: { mtls, plaintext: recent.length - mtls } };
   }
 
   /** `/debug/edges`: every caller seen in the window, per called workload and port. */

@@ -101,6 +101,11 @@ describe('connection reports', () => {
     const advice = (await (await admin('/debug/advise-strict?namespace=shop&since=10m')).json()) as { verdict: string; summary: string };
     expect(advice.verdict).toBe('UNSAFE');
     expect(advice.summary).toContain('shop/legacy-1 (127.0.0.13) -> shop/backend-1:8080');
+    const metrics = await (await admin('/metrics')).text();
+    expect(metrics).toContain('meshplane_connection_reports_total 2');
+    expect(metrics).toContain('meshplane_inbound_callers{transport="plaintext"} 1');
+    expect(metrics).toContain('meshplane_inbound_callers{transport="mtls"} 0');
+    expect(metrics).toContain('meshplane_connection_report_streams 0');
   });
 
   it('a stream may report only for the node its xDS client certificate names', async () => {
@@ -110,6 +115,7 @@ describe('connection reports', () => {
     expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
     const edges = (await (await admin('/debug/edges')).json()) as { edges: unknown[] };
     expect(edges.edges).toEqual([]);
+    expect(await (await admin('/metrics')).text()).toContain('meshplane_connection_report_streams_rejected_total 1');
   });
 
   it('a first message without a node or with a foreign log name is refused', async () => {
