@@ -12,7 +12,8 @@ import { openStateDir } from './ca/state-dir.ts';
 import type { IssueFn } from './ca/workload-certs.ts';
 import { CertificateLifecycle } from './certificate-lifecycle.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadStableConfig } from './config/load-stable-config.ts';
+import { loadStableConfig, type EarlierRead } from './config/load-stable-config.ts';
+import { readModelDir } from './model/load-model.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
 import { hashFiles, restartRequired, sameCaSettings } from './config-changes.ts';
@@ -74,6 +75,8 @@ export class ControlPlane {
   private lifecycle!: CertificateLifecycle;
   private readonly clock: Clock;
   private stopped = false;
+  /** A read of the config dir taken at the first file event of the change being debounced. */
+  private firstSight: Promise<EarlierRead | undefined> | undefined;
   private closers: (() => unknown)[] = [];
   readonly cache = new SnapshotCache();
   private ads!: AdsServer;
@@ -222,7 +225,14 @@ export class ControlPlane {
     this.csdsPort = await csds.listen(opts.csdsAddress ?? '127.0.0.1:15010');
 
     const reload = createDebouncer(() => this.reload(), { quietMs: 100, maxMs: 1000 });
-    const watcher = watchConfigDir(opts.configDir, () => reload.trigger());
+    const watcher = watchConfigDir(opts.configDir, () => {
+      // The first read of the stable pair, taken now rather than when the debounce fires.
+      this.firstSight ??= readModelDir(opts.configDir).then(
+        (read) => ({ read, at: Date.now() }),
+        () => undefined, // the regular reads will say what is wrong
+      );
+      reload.trigger();
+    });
     this.closers.push(() => watcher.close(), () => reload.cancel());
     reload.trigger(); // an edit made while we were starting had no watcher to see it
     if (access) {
@@ -294,8 +304,11 @@ export class ControlPlane {
   }
 
   /** The config dir once two reads agree (see load-stable-config.ts); undefined if stopped meanwhile. */
-  private loadConfig() {
+  private async loadConfig() {
+    const earlier = await this.firstSight;
+    this.firstSight = undefined;
     return loadStableConfig(this.opts.configDir, {
+      ...(earlier && { earlier }),
       quietMs: CONFIG_QUIET_MS,
       stopped: () => this.stopped,
       onUnsettled: (rounds) => {

@@ -16,6 +16,13 @@ import type { Violation } from '../errors.ts';
 import { parseModelFiles, readModelDir, type ModelResult } from '../model/load-model.ts';
 
 export type LoadedConfig = ModelResult & { files: { file: string; text: string }[] };
+/** One read of the directory, not yet parsed. */
+export type DirRead = Awaited<ReturnType<typeof readModelDir>>;
+/** A read taken when a change was first seen, and when it completed (Date.now() ms). */
+export interface EarlierRead {
+  read: DirRead;
+  at: number;
+}
 
 export interface LoadStableOptions {
   quietMs: number;
@@ -23,13 +30,21 @@ export interface LoadStableOptions {
   stopped?: () => boolean;
   /** Told when a read differed from the one before (the directory is being written). */
   onUnsettled?: (rounds: number) => void;
+  /**
+   * A read made when the change was first seen (the file watch's first event of a burst): it is the
+   * first of the two reads, and only what is left of `quietMs` since it is waited before the
+   * second, so a debounced change is applied up to one quiet period sooner, with the same guarantee.
+   */
+  earlier?: EarlierRead;
 }
 
 /** Reads `dir` until two reads `quietMs` apart agree, then parses that content. */
 export async function loadStableConfig(dir: string, opts: LoadStableOptions): Promise<LoadedConfig | undefined> {
-  let read = await readModelDir(dir);
-  for (let rounds = 1; ; rounds++) {
-    await sleep(opts.quietMs);
+  let read = opts.earlier?.read ?? (await readModelDir(dir));
+  // Two reads at least quietMs apart: after an earlier read, only what is left of that wait.
+  let wait = opts.earlier ? Math.max(0, opts.earlier.at + opts.quietMs - Date.now()) : opts.quietMs;
+  for (let rounds = 1; ; rounds++, wait = opts.quietMs) {
+    await sleep(wait);
     if (opts.stopped?.()) return undefined;
     const again = await readModelDir(dir);
     if (digest(again) === digest(read)) {
