@@ -21,5 +21,11 @@ export interface PeerServer {
 export interface ExportedSnapshot {
   nodeId: string;
   version: string;
+  /**
+   * Per type URL, the version meshplane serves that type under (every type its snapshot holds,
+   * empty ones too); the peer serves each type under it, so a change pushes only the types it
+   * changed, as meshplane does. A type missing here is served under `version`.
+   */
+  typeVersions?: Record<string, string>;
   resources: { typeUrl: string; name: string; base64: string }[];
 }
