@@ -86,15 +86,27 @@ export class CertificateLifecycle {
   }
 
   /** The certificates of the current config's proxies, issued together (the issuer queues them). */
-  ensureAll(identities: Map<string, string>): Promise<PromiseSettledResult<IssuedCert>[]> {
+  async ensureAll(identities: Map<string, string>): Promise<PromiseSettledResult<IssuedCert>[]> {
     this.identities = identities;
-    return Promise.allSettled(
-      [...identities].map(([node, id]) => {
-        // A paused node with no certificate yet (a restart) gets one: a snapshot needs it.
-        const held = this.paused.has(node) ? this.certs.peek(node) : undefined;
-        return held ? Promise.resolve(held.cert) : this.certs.ensure(node, id);
-      }),
-    );
+    // Most are cached: taken as they are, so that thousands of proxies cost no promise each.
+    const results: PromiseSettledResult<IssuedCert>[] = [];
+    const issuing: Promise<void>[] = [];
+    for (const [node, id] of identities) {
+      const at = results.length;
+      // A paused node with no certificate yet (a restart) gets one: a snapshot needs it.
+      const ready = this.paused.has(node) ? this.certs.peek(node)?.cert : this.certs.current(node, id);
+      results.push(ready ? { status: 'fulfilled', value: ready } : { status: 'rejected', reason: undefined });
+      if (!ready) {
+        issuing.push(
+          this.certs.ensure(node, id).then(
+            (value) => void (results[at] = { status: 'fulfilled', value }),
+            (reason: unknown) => void (results[at] = { status: 'rejected', reason }),
+          ),
+        );
+      }
+    }
+    await Promise.all(issuing);
+    return results;
   }
 
   /** The node's xDS token was revoked: its certificate is not renewed until `resume`. */

@@ -1,13 +1,14 @@
 /** What a config reload compares: file content, changes that need a restart, CA settings. */
-import { createHash } from 'node:crypto';
 import type { Violation } from './errors.ts';
 import type { CaSettings, MeshModel } from './model/types.ts';
+import { sameFileContent, type ConfigFile } from './model/parse-documents.ts';
 
-/** One hash over every config file's name and text: equal hash, nothing to apply. */
-export function hashFiles(files: readonly { file: string; text: string }[]): string {
-  const h = createHash('sha256');
-  for (const f of files) h.update(f.file).update('\0').update(f.text).update('\0');
-  return h.digest('hex');
+/**
+ * The same config files (names and contents, in directory order): nothing to apply. Contents are
+ * compared byte for byte when read from disk (a comparison, not a hash: far cheaper on a large config).
+ */
+export function sameFiles(a: readonly ConfigFile[], b: readonly ConfigFile[]): boolean {
+  return a.length === b.length && a.every((f, i) => f.file === b[i]!.file && sameFileContent(f, b[i]!));
 }
 
 /**

@@ -16,12 +16,14 @@ import { loadStableConfig, type EarlierRead } from './config/load-stable-config.
 import { readModelDir } from './model/load-model.ts';
 import { watchConfigDir } from './config/watch-config-dir.ts';
 import { formatViolation, MeshplaneError, type Violation } from './errors.ts';
-import { hashFiles, restartRequired, sameCaSettings } from './config-changes.ts';
+import { restartRequired, sameCaSettings, sameFiles } from './config-changes.ts';
 import type { LoadedPlugin } from './extend/load-plugins.ts';
 import { PluginPipeline } from './extend/plugin-pipeline.ts';
 import { splitHostPort } from './host-port.ts';
-import { qualifiedName, type CaSettings, type MeshModel } from './model/types.ts';
-import { buildProxyPlans } from './plan/build-proxy-plans.ts';
+import type { CaSettings, MeshModel } from './model/types.ts';
+import { ModelParser } from './model/model-parser.ts';
+import type { ConfigFile } from './model/parse-documents.ts';
+import { ProxyPlanner } from './plan/proxy-planner.ts';
 import { buildProxylessPlans } from './plan/build-proxyless-plans.ts';
 import { translateProxyless } from './translate/grpc-proxyless.ts';
 import { translateProxy, translateSecrets } from './translate/translate-proxy.ts';
@@ -66,7 +68,13 @@ const CONFIG_QUIET_MS = 100;
  */
 export class ControlPlane {
   private model!: MeshModel;
-  private configHash = '';
+  /** Parses the config dir again reusing unchanged files and documents; plans again only what a change reaches. */
+  private readonly parser = new ModelParser();
+  private readonly planner = new ProxyPlanner();
+  /** The Mesh of the last translation: a changed Mesh translates every proxy again. */
+  private translatedMesh: MeshModel['mesh'] | undefined;
+  /** The files of the config being served. */
+  private configFiles: ConfigFile[] = [];
   private lastLoad: { at: string; ok: boolean; violations: string[] } = { at: new Date().toISOString(), ok: true, violations: [] };
   private applying: Promise<void> = Promise.resolve();
   private plugins!: PluginPipeline;
@@ -112,7 +120,7 @@ export class ControlPlane {
       throw new MeshplaneError('CONFIG_INVALID', `${opts.configDir}: the configuration is invalid; fix the errors above`, loaded.violations);
     }
     this.model = loaded.model;
-    this.configHash = hashFiles(loaded.files);
+    this.configFiles = loaded.files;
     // Before anything listens: a plugin listed in the Mesh that cannot be loaded stops the start.
     this.plugins = new PluginPipeline(opts.logger, opts.plugins ?? []);
     const plugins = await this.plugins.prepare(this.model.mesh, opts.configDir);
@@ -173,7 +181,7 @@ export class ControlPlane {
         issue: opts.issue ?? this.issuerPool(),
         enqueue: (work) => this.enqueue(work),
         pushCertificates: (rotated) => this.pushCertificates(rotated),
-        retranslate: () => this.translateAll(this.model),
+        retranslate: () => this.translateAll(this.model, true),
       },
       ca,
     );
@@ -257,11 +265,10 @@ export class ControlPlane {
       violations: [{ file: this.opts.configDir, path: '', message: String(err), severity: 'error' } satisfies Violation],
     }));
     if (!loaded) return; // stopped while the directory was still being written
-    const hash = hashFiles(loaded.files);
     const at = new Date().toISOString();
     // The Mesh's plugins are loaded again when its list or a listed file changed (mtime).
     const plugins = loaded.model && (await this.plugins.prepare(loaded.model.mesh, this.opts.configDir));
-    if (loaded.model && hash === this.configHash && plugins && plugins.ok && !plugins.changed) {
+    if (loaded.model && sameFiles(loaded.files, this.configFiles) && plugins && plugins.ok && !plugins.changed) {
       // Back to the config being served (e.g. a bad edit undone): nothing to push.
       if (!this.lastLoad.ok) this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
       return;
@@ -287,7 +294,7 @@ export class ControlPlane {
       this.lifecycle.settingsChanged(loaded.model.mesh.ca);
       this.opts.logger.info(loaded.model.mesh.ca, 'Mesh spec.ca changed: re-issuing workload certificates');
     }
-    this.configHash = hash;
+    this.configFiles = loaded.files;
     this.model = loaded.model;
     plugins?.commit();
     this.lastLoad = { at, ok: true, violations: loaded.violations.map(formatViolation) };
@@ -310,6 +317,7 @@ export class ControlPlane {
     return loadStableConfig(this.opts.configDir, {
       ...(earlier && { earlier }),
       quietMs: CONFIG_QUIET_MS,
+      parse: (files) => this.parser.parse(files),
       stopped: () => this.stopped,
       onUnsettled: (rounds) => {
         if (rounds % 50 === 1) this.opts.logger.info({ rounds }, 'the config dir is still being written; waiting for it to settle');
@@ -332,30 +340,40 @@ export class ControlPlane {
     return run;
   }
 
-  private async translateAll(model: MeshModel): Promise<void> {
-    const plans = buildProxyPlans(model);
+  /**
+   * Only proxies whose inputs changed are translated again (the planner returns an unchanged plan
+   * as the same object; served.isCurrent compares the inputs); `full`, or a changed Mesh, makes
+   * every proxy be translated again.
+   */
+  private async translateAll(model: MeshModel, full = false): Promise<void> {
+    const { plans, index } = this.planner.plan(model);
+    if (full || model.mesh !== this.translatedMesh) this.served.invalidate();
+    this.translatedMesh = model.mesh;
     const certs = await this.lifecycle.ensureAll(new Map(plans.map((p) => [p.nodeId, p.spiffeId])));
     const trustBundlePem = this.lifecycle.trustBundlePem();
-    const labels = new Map(model.workloads.map((w) => [qualifiedName(w.metadata), w.metadata.labels]));
+    const labelsOf = (node: string) => index.workloads.get(node)?.metadata.labels; // the index maps node ids to workloads
     plans.forEach((plan, i) => {
       const cert = certs[i]!;
       try {
         if (cert.status === 'rejected') throw cert.reason;
+        // Everything the served config is made from: the same objects, nothing to translate.
+        const inputs = [plan, cert.value, trustBundlePem, this.plugins.generation, labelsOf(plan.nodeId)];
+        if (this.served.isCurrent(plan.nodeId, inputs)) return;
         // Copies: plugins cannot reach into the model.
-        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labels.get(plan.nodeId) } };
+        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labelsOf(plan.nodeId) } };
         // false: a fail-closed plugin failed, and this proxy keeps its last good config (logged).
-        this.served.serve(translateProxy(plan, { ...cert.value, trustBundlePem }), { nodeId: plan.nodeId, workload, proxyless: false });
+        this.served.serve(translateProxy(plan, { ...cert.value, trustBundlePem }), { nodeId: plan.nodeId, workload, proxyless: false }, inputs);
       } catch (err) {
         // A bug for one proxy must not stop the others; it keeps its last good snapshot.
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxy keeps its last good config');
       }
     });
     // Proxyless gRPC apps get no certificate (no SDS).
-    const proxyless = buildProxylessPlans(model);
+    const proxyless = buildProxylessPlans(model, index);
     for (const plan of proxyless) {
       try {
         // Plugins run here too, told `proxyless: true`: gRPC rejects much that Envoy accepts.
-        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labels.get(plan.nodeId) } };
+        const workload = { name: plan.workload.name, namespace: plan.workload.namespace, labels: { ...labelsOf(plan.nodeId) } };
         this.served.serve(translateProxyless(plan), { nodeId: plan.nodeId, workload, proxyless: true });
       } catch (err) {
         this.opts.logger.error({ err, node: plan.nodeId }, 'translation failed; this proxyless app keeps its last good config');

@@ -30,6 +30,8 @@ interface Served {
   lingering: Set<string>;
   translated: ProxyResources;
   context: PluginContext;
+  /** What `translated` and `resources` were made from (see `isCurrent`); unset after a rotation. */
+  inputs?: readonly unknown[];
 }
 
 export class ServedConfigs {
@@ -44,13 +46,35 @@ export class ServedConfigs {
    * node keeps its last good config). Sidecars keep removed clusters over once; proxyless apps
    * ask for exactly the clusters their routes name, so a kept-over cluster would never be requested.
    */
-  serve(translated: ProxyResources, context: PluginContext): boolean {
+  serve(translated: ProxyResources, context: PluginContext, inputs?: readonly unknown[]): boolean {
     const resources = this.host.plugins.apply(translated, context);
     if (!resources) return false;
     const previous = this.#served.get(context.nodeId);
     const next = context.proxyless ? { resources, lingering: new Set<string>() } : keepRemovedClustersOnce(resources, previous?.resources, previous?.lingering ?? new Set());
-    this.#set(context.nodeId, { ...next, translated, context });
+    this.#set(context.nodeId, { ...next, translated, context, ...(inputs && { inputs }) });
     return true;
+  }
+
+  /**
+   * Whether serving the node again from `inputs` would change nothing, so translating it can be
+   * skipped: its config was last served from the very same inputs (compared one by one by
+   * identity: the plan, the certificate, the trust bundle, the plugins' generation, the labels
+   * plugins see...), no certificate rotation replaced its secrets since, and no removed cluster
+   * still lingers (the next serve drops it). A serve a plugin refused leaves the last good
+   * config and its inputs: the same refused inputs are never taken as current.
+   */
+  isCurrent(nodeId: string, inputs: readonly unknown[]): boolean {
+    const served = this.#served.get(nodeId);
+    const known = served?.inputs;
+    if (!known || served.lingering.size > 0 || known.length !== inputs.length) return false;
+    // A plain loop: this runs for every proxy of every config change.
+    for (let i = 0; i < known.length; i++) if (!Object.is(known[i], inputs[i])) return false;
+    return true;
+  }
+
+  /** Makes every node not current: the next application translates and serves every proxy again. */
+  invalidate(): void {
+    for (const served of this.#served.values()) delete served.inputs;
   }
 
   /**

@@ -83,8 +83,8 @@ export class WorkloadCertificates {
    */
   ensure(nodeId: string, spiffeId: string): Promise<IssuedCert> {
     const now = this.#clock.now();
-    const entry = this.#issued.get(nodeId);
-    if (entry && entry.spiffeId === spiffeId && now < entry.rotateAt && this.#trusted(entry)) return Promise.resolve(entry.cert);
+    const cached = this.#current(nodeId, spiffeId, now);
+    if (cached) return Promise.resolve(cached);
     // Concurrent callers for the same identity share one issuance.
     const pending = this.#pending.get(nodeId);
     if (pending && pending.spiffeId === spiffeId) return pending.promise;
@@ -93,6 +93,16 @@ export class WorkloadCertificates {
     mine.promise = this.#issueFor(nodeId, mine, now);
     this.#pending.set(nodeId, mine);
     return mine.promise;
+  }
+
+  /** The certificate `ensure` would return at once, without issuing; undefined when it would issue one. */
+  current(nodeId: string, spiffeId: string): IssuedCert | undefined {
+    return this.#current(nodeId, spiffeId, this.#clock.now());
+  }
+
+  #current(nodeId: string, spiffeId: string, now: number): IssuedCert | undefined {
+    const entry = this.#issued.get(nodeId);
+    return entry && entry.spiffeId === spiffeId && now < entry.rotateAt && this.#trusted(entry) ? entry.cert : undefined;
   }
 
   async #issueFor(nodeId: string, mine: Pending, now: number): Promise<IssuedCert> {

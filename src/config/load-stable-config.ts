@@ -10,10 +10,9 @@
  * files atomically (write a dotfile, then rename it over the old name; or swap a symlinked
  * directory, as Kubernetes ConfigMap mounts do) — see the README.
  */
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Violation } from '../errors.ts';
 import { parseModelFiles, readModelDir, type ModelResult } from '../model/load-model.ts';
+import { sameFileContent } from '../model/parse-documents.ts';
 
 export type LoadedConfig = ModelResult & { files: { file: string; text: string }[] };
 /** One read of the directory, not yet parsed. */
@@ -36,6 +35,8 @@ export interface LoadStableOptions {
    * second, so a debounced change is applied up to one quiet period sooner, with the same guarantee.
    */
   earlier?: EarlierRead;
+  /** Parses the settled files; default parseModelFiles (a ModelParser reuses what did not change). */
+  parse?: (files: { file: string; text: string }[]) => ModelResult;
 }
 
 /** Reads `dir` until two reads `quietMs` apart agree, then parses that content. */
@@ -47,17 +48,20 @@ export async function loadStableConfig(dir: string, opts: LoadStableOptions): Pr
     await sleep(wait);
     if (opts.stopped?.()) return undefined;
     const again = await readModelDir(dir);
-    if (digest(again) === digest(read)) {
-      return again.violations.length > 0 ? again : { ...parseModelFiles(again.files), files: again.files };
+    if (sameRead(again, read)) {
+      return again.violations.length > 0 ? again : { ...(opts.parse ?? parseModelFiles)(again.files), files: again.files };
     }
     opts.onUnsettled?.(rounds);
     read = again;
   }
 }
 
-function digest(read: { files: { file: string; text: string }[]; violations: Violation[] }): string {
-  const h = createHash('sha256');
-  for (const f of read.files) h.update(f.file).update('\0').update(f.text).update('\0');
-  for (const v of read.violations) h.update(v.file).update('\0').update(v.message).update('\0');
-  return h.digest('hex');
+/** Byte for byte the same files (names and texts) and the same problems. */
+function sameRead(a: DirRead, b: DirRead): boolean {
+  return (
+    a.files.length === b.files.length &&
+    a.violations.length === b.violations.length &&
+    a.files.every((f, i) => f.file === b.files[i]!.file && sameFileContent(f, b.files[i]!)) &&
+    a.violations.every((v, i) => v.file === b.violations[i]!.file && v.message === b.violations[i]!.message)
+  );
 }

@@ -28,6 +28,8 @@ export type PreparedPlugins = { ok: true; changed: boolean; commit(): void } | {
 export class PluginPipeline {
   private loaded: readonly LoadedPlugin[];
   private signature = '[]';
+  /** Counts the plugin sets committed: a proxy translated under another generation must go through the plugins again. */
+  generation = 0;
   private readonly reports = new Map<string, PluginReport>();
 
   constructor(
@@ -53,6 +55,7 @@ export class PluginPipeline {
       commit: () => {
         this.loaded = load.plugins;
         this.signature = signature;
+        this.generation++;
         this.logger.info({ plugins: this.describe().map((p) => `${p.name} (${p.listedIn})`) }, 'translator plugins loaded');
       },
     };

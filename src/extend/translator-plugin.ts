@@ -13,6 +13,10 @@
  * are synchronous, get copies (changing them in place is allowed but the return value is what
  * counts) and return the resource, changed or not. Resources are protobufjs `fromObject` inputs:
  * snake_case field names, `'@type'` on every Any.
+ *
+ * Plugins must be deterministic: a proxy goes through them again only when something it is made
+ * from changes (its translation, certificate, trust bundle or labels, or the plugins themselves,
+ * reloaded), not on every config change (control-plane.ts translateAll, served-configs.ts isCurrent).
  */
 import type { NamedResource, ProxyResources } from '../translate/translate-proxy.ts';
 

@@ -7,8 +7,8 @@ import { join, relative, sep } from 'node:path';
 import type { Violation } from '../errors.ts';
 import type { MeshModel, Metadata } from './types.ts';
 import { clipLongValues, Issues } from './fields.ts';
-import { type ConfigFile, parseDocuments } from './parse-documents.ts';
-import { parseResource } from './parse-resource.ts';
+import { type ConfigFile, configFileFromBytes, parseDocuments, type RawDocument } from './parse-documents.ts';
+import { type ParsedResource, parseResource } from './parse-resource.ts';
 import { CONFIG_FILE, type ResourceSet, validateReferences } from './validate-references.ts';
 
 export interface ModelResult {
@@ -19,37 +19,90 @@ export interface ModelResult {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] };
 
+/** Every file parsed, then checked as a whole. ModelParser (model-parser.ts) gives the same result, reusing what did not change since its last call. */
 export function parseModelFiles(files: { file: string; text: string }[]): ModelResult {
-  const sorted = [...files].sort((a, b) => compare(a.file, b.file));
-  const { documents, violations } = parseDocuments(sorted);
-  const set: Mutable<ResourceSet> = { meshes: [], services: [], externalServices: [], workloads: [], peerAuthentications: [], authorizationPolicies: [] };
+  const sorted = sortFiles(files);
+  return assembleModel(sorted, sorted.map(parseModelFile));
+}
+
+/** One file's resources in document order, and the violations found in it alone (YAML first, then each document's fields). */
+export interface ParsedFile {
+  resources: ParsedResource[];
+  violations: Violation[];
+}
+
+/** Files in the order they are parsed and reported: code-unit order of their names. */
+export function sortFiles<T extends { file: string }>(files: readonly T[]): T[] {
+  return [...files].sort((a, b) => compare(a.file, b.file));
+}
+
+/** One file on its own: its YAML documents, each parsed to a resource. */
+export function parseModelFile(file: ConfigFile): ParsedFile {
+  const { documents, violations } = parseDocuments([file]);
+  return parseResources(documents, violations);
+}
+
+/** Documents -> resources; each document's violations are appended to `violations`. */
+export function parseResources(documents: readonly RawDocument[], violations: Violation[] = []): ParsedFile {
+  const resources: ParsedResource[] = [];
   for (const doc of documents) {
-    const issues = new Issues(doc.file);
-    const parsed = parseResource(doc, issues);
-    violations.push(...issues.violations);
-    if (!parsed) continue;
-    switch (parsed.kind) {
-      case 'Mesh':
-        set.meshes.push(parsed);
-        break;
-      case 'Service':
-        set.services.push(parsed);
-        break;
-      case 'ExternalService':
-        set.externalServices.push(parsed);
-        break;
-      case 'Workload':
-        set.workloads.push(parsed);
-        break;
-      case 'PeerAuthentication':
-        set.peerAuthentications.push(parsed);
-        break;
-      case 'AuthorizationPolicy':
-        set.authorizationPolicies.push(parsed);
-        break;
+    const parsed = parseDocument(doc);
+    violations.push(...parsed.violations);
+    if (parsed.resource) resources.push(parsed.resource);
+  }
+  return { resources, violations };
+}
+
+/** One document -> its resource (undefined when it cannot become one) and its violations. */
+export function parseDocument(doc: RawDocument): { resource: ParsedResource | undefined; violations: Violation[] } {
+  const issues = new Issues(doc.file);
+  const resource = parseResource(doc, issues);
+  return { resource, violations: issues.violations };
+}
+
+/** How `assembleModel` sorts one kind's resources by namespace and name; a caller may remember earlier results. */
+export type SortByName = <T extends { metadata: Metadata }>(kind: keyof ResourceSet, items: readonly { value: T }[]) => T[];
+
+export interface AssembleOptions {
+  /** The cross-document checks; default validateReferences. */
+  validate?: (set: ResourceSet) => Violation[];
+  sortByName?: SortByName;
+}
+
+/**
+ * The parsed files (`sorted` by sortFiles, `parsed` in the same order) as one model: the
+ * cross-document checks, then every violation in directory order (whole-directory problems first,
+ * then by file and line, stable within).
+ */
+export function assembleModel(sorted: readonly ConfigFile[], parsed: readonly ParsedFile[], options: AssembleOptions = {}): ModelResult {
+  const violations: Violation[] = [];
+  const set: Mutable<ResourceSet> = { meshes: [], services: [], externalServices: [], workloads: [], peerAuthentications: [], authorizationPolicies: [] };
+  for (const file of parsed) {
+    violations.push(...file.violations);
+    for (const parsed of file.resources) {
+      switch (parsed.kind) {
+        case 'Mesh':
+          set.meshes.push(parsed);
+          break;
+        case 'Service':
+          set.services.push(parsed);
+          break;
+        case 'ExternalService':
+          set.externalServices.push(parsed);
+          break;
+        case 'Workload':
+          set.workloads.push(parsed);
+          break;
+        case 'PeerAuthentication':
+          set.peerAuthentications.push(parsed);
+          break;
+        case 'AuthorizationPolicy':
+          set.authorizationPolicies.push(parsed);
+          break;
+      }
     }
   }
-  violations.push(...validateReferences(set));
+  violations.push(...(options.validate ?? validateReferences)(set));
 
   // Group by file in directory order (whole-directory problems first); stable within a file.
   const order = new Map<string, number>([[CONFIG_FILE, -1]]);
@@ -64,18 +117,21 @@ export function parseModelFiles(files: { file: string; text: string }[]): ModelR
   const all = ranked.map(({ v }) => ({ ...v, path: clipLongValues(v.path), message: clipLongValues(v.message) }));
 
   if (all.some((v) => v.severity === 'error') || set.meshes.length !== 1) return { violations: all };
-  const byName = <T extends { metadata: Metadata }>(items: readonly { value: T }[]): T[] =>
-    items.map((i) => i.value).sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name));
+  const byName = options.sortByName ?? sortByName;
   const model: MeshModel = {
     mesh: set.meshes[0]!.value,
-    services: byName(set.services),
-    workloads: byName(set.workloads),
-    externalServices: byName(set.externalServices),
-    peerAuthentications: byName(set.peerAuthentications),
-    authorizationPolicies: byName(set.authorizationPolicies),
+    services: byName('services', set.services),
+    workloads: byName('workloads', set.workloads),
+    externalServices: byName('externalServices', set.externalServices),
+    peerAuthentications: byName('peerAuthentications', set.peerAuthentications),
+    authorizationPolicies: byName('authorizationPolicies', set.authorizationPolicies),
   };
   return { model, violations: all };
 }
+
+/** A kind's resources sorted by namespace, then name. */
+export const sortByName: SortByName = (_kind, items) =>
+  items.map((i) => i.value).sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name));
 
 /** Reads every `*.yaml` / `*.yml` under `dir` (recursively, sorted, dotfiles and dot-dirs skipped). */
 export async function loadModelDir(dir: string): Promise<ModelResult & { files: { file: string; text: string }[] }> {
@@ -133,7 +189,7 @@ export async function readModelDir(dir: string): Promise<{ files: ConfigFile[]; 
       else if (info.isDirectory()) await walk(path);
       else if (yaml) {
         try {
-          files.push({ file: rel, text: await readFile(path, 'utf8') });
+          files.push(configFileFromBytes(rel, await readFile(path)));
         } catch (err) {
           unreadable(rel, err, 'file');
         }

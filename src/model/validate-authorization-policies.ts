@@ -67,28 +67,60 @@ export function validateAuthorizationPolicies(
   rootNamespace: string,
   warning: Warn,
 ): void {
-  const protocolOf = (w: Workload, port: InboundPort): Protocol | undefined =>
-    services
-      .find((s) => s.value.metadata.namespace === w.metadata.namespace && s.value.metadata.name === port.service)
-      ?.value.ports.find((p) => p.name === port.port)?.protocol;
+  const scope = policyScope(workloads, services, rootNamespace);
+  for (const at of policies) validateAuthorizationPolicy(at, scope, warning);
+}
 
-  for (const at of policies) {
-    const p = at.value;
-    const inScope = workloads.map((w) => w.value).filter((w) => authorizationPolicySelects(p, w, rootNamespace));
-    const enforcing = inScope.filter((w) => w.sidecar);
-    if (enforcing.length === 0) {
-      warnUnenforced(at, inScope, rootNamespace, warning);
-      continue;
-    }
-    if (!at.valid) continue; // indices may not match the YAML; the errors come first anyway
-    const inbound: Inbound[] = enforcing.flatMap((workload) =>
-      workload.inbound.map((port) => ({ workload, port, protocol: protocolOf(workload, port) })),
-    );
-    p.rules.forEach((rule, i) => {
-      warnHttpOnTcp(at, rule, i, inbound, warning);
-      warnUnknownPorts(at, rule, i, inbound, warning);
-    });
+/** What a policy's warnings are worked out against: the workloads and services, indexed once for every policy. */
+export interface PolicyScope {
+  rootNamespace: string;
+  all: readonly Workload[];
+  /** Namespace -> its workloads, in model order: outside the root namespace a policy selects only these. */
+  inNamespace: ReadonlyMap<string, readonly Workload[]>;
+  protocolOf(w: Workload, port: InboundPort): Protocol | undefined;
+}
+
+export function policyScope(workloads: readonly LocatedWorkload[], services: readonly Located<Service>[], rootNamespace: string): PolicyScope {
+  // Indexed once: thousands of policies times thousands of workloads must not be compared pair by pair.
+  const byName = new Map<string, Service>();
+  for (const s of services) {
+    const key = `${s.value.metadata.namespace}/${s.value.metadata.name}`;
+    if (!byName.has(key)) byName.set(key, s.value); // the first of a clash, as a search would find
   }
+  const all = workloads.map((w) => w.value);
+  const inNamespace = new Map<string, Workload[]>();
+  for (const w of all) {
+    const list = inNamespace.get(w.metadata.namespace);
+    if (list) list.push(w);
+    else inNamespace.set(w.metadata.namespace, [w]);
+  }
+  return {
+    rootNamespace,
+    all,
+    inNamespace,
+    protocolOf: (w, port) => byName.get(`${w.metadata.namespace}/${port.service}`)?.ports.find((p) => p.name === port.port)?.protocol,
+  };
+}
+
+/** One policy's warnings: what it selects, HTTP-only fields on TCP ports, ports no selected workload has. */
+export function validateAuthorizationPolicy(at: LocatedAuthorizationPolicy, scope: PolicyScope, warning: Warn): void {
+  const p = at.value;
+  const { rootNamespace } = scope;
+  const candidates = p.metadata.namespace === rootNamespace ? scope.all : (scope.inNamespace.get(p.metadata.namespace) ?? []);
+  const inScope = candidates.filter((w) => authorizationPolicySelects(p, w, rootNamespace));
+  const enforcing = inScope.filter((w) => w.sidecar);
+  if (enforcing.length === 0) {
+    warnUnenforced(at, inScope, rootNamespace, warning);
+    return;
+  }
+  if (!at.valid) return; // indices may not match the YAML; the errors come first anyway
+  const inbound: Inbound[] = enforcing.flatMap((workload) =>
+    workload.inbound.map((port) => ({ workload, port, protocol: scope.protocolOf(workload, port) })),
+  );
+  p.rules.forEach((rule, i) => {
+    warnHttpOnTcp(at, rule, i, inbound, warning);
+    warnUnknownPorts(at, rule, i, inbound, warning);
+  });
 }
 
 function warnUnenforced(at: LocatedAuthorizationPolicy, inScope: readonly Workload[], rootNamespace: string, warning: Warn): void {

@@ -12,8 +12,13 @@ type Report = (file: string, path: string, message: string) => void;
 const speaksHttp2 = (p: Protocol) => p === 'HTTP2' || p === 'GRPC';
 
 export function validateInboundTargets(workloads: readonly LocatedWorkload[], services: readonly Located<Service>[], error: Report): void {
+  const byName = new Map<string, Service>();
+  for (const s of services) {
+    const key = `${s.value.metadata.namespace}/${s.value.metadata.name}`;
+    if (!byName.has(key)) byName.set(key, s.value); // the first of a clash, as a search would find
+  }
   const protocolOf = (namespace: string, service: string, port: string): Protocol | undefined =>
-    services.find((s) => s.value.metadata.namespace === namespace && s.value.metadata.name === service)?.value.ports.find((p) => p.name === port)?.protocol;
+    byName.get(`${namespace}/${service}`)?.ports.find((p) => p.name === port)?.protocol;
   for (const w of workloads) {
     if (!w.value.sidecar || w.value.proxyless) continue; // nothing forwards: the app listens itself
     const first = new Map<string, { path: string; port: string; protocol: Protocol }>();

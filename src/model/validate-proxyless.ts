@@ -20,7 +20,7 @@ type Report = (file: string, path: string, message: string) => void;
 
 const nameOf = (w: Workload) => `${w.metadata.namespace}/${w.metadata.name}`;
 
-export function validateProxyless(set: ResourceSet, rootNamespace: string, error: Report, warning: Report): void {
+export function validateProxyless(set: Omit<ResourceSet, 'authorizationPolicies'>, rootNamespace: string, error: Report, warning: Report): void {
   const proxyless = set.workloads.filter((w) => w.value.proxyless);
   if (proxyless.length === 0) return;
   const services = new Map(set.services.map((s) => [`${s.value.metadata.namespace}/${s.value.metadata.name}`, s.value]));
@@ -66,16 +66,21 @@ export function validateProxyless(set: ResourceSet, rootNamespace: string, error
       warnStrictEndpoints(set, service, out.port!, modeOf, (message) => warning(w.file, `${path}.service`, message));
     });
   }
-  for (const at of set.authorizationPolicies) {
-    if (!at.valid) continue;
-    const selected = proxyless.map((w) => w.value).filter((w) => authorizationPolicySelects(at.value, w, rootNamespace));
-    if (selected.length > 0) warnPolicy(at, selected, warning);
-  }
+}
+
+/**
+ * An AuthorizationPolicy on proxyless workloads (`proxyless`: every proxyless workload): identity
+ * conditions that never match plaintext, AUDIT and dry run (warnings).
+ */
+export function validateProxylessPolicy(at: LocatedAuthorizationPolicy, proxyless: readonly Workload[], rootNamespace: string, warning: Report): void {
+  if (!at.valid || proxyless.length === 0) return;
+  const selected = proxyless.filter((w) => authorizationPolicySelects(at.value, w, rootNamespace));
+  if (selected.length > 0) warnPolicy(at, selected, warning);
 }
 
 /** Sidecars that are STRICT on the port refuse plaintext: the plan leaves them out of the client's endpoints. */
 function warnStrictEndpoints(
-  set: ResourceSet,
+  set: Pick<ResourceSet, 'workloads'>,
   service: Service,
   portName: string,
   modeOf: (w: Workload, targetPort: number) => EffectiveMtls,

@@ -9,9 +9,9 @@ import type { AuthorizationPolicy, ExternalService, Mesh, PeerAuthentication, Se
 import { qualifiedName } from './types.ts';
 import { suggest } from './did-you-mean.ts';
 import { DEFAULT_ROOT_NAMESPACE } from './parse-mesh.ts';
-import { validateAuthorizationPolicies } from './validate-authorization-policies.ts';
+import { policyScope, validateAuthorizationPolicy, type PolicyScope } from './validate-authorization-policies.ts';
 import { validateInboundTargets } from './validate-inbound-targets.ts';
-import { validateProxyless } from './validate-proxyless.ts';
+import { validateProxyless, validateProxylessPolicy } from './validate-proxyless.ts';
 
 export interface Located<T> {
   /** As violations name it: `file.yaml` or `file.yaml#2`. */
@@ -42,7 +42,88 @@ const MESH_EXAMPLE =
 
 type Destination = { kind: 'Service'; at: Located<Service> } | { kind: 'ExternalService'; at: Located<ExternalService> };
 
+/**
+ * Every cross-document check. Two parts that can be run apart: what AuthorizationPolicies are not
+ * part of (validateTopology) and what only they are (validatePolicyReferences), so a reload that
+ * changed only policies can keep the first part's result (model-parser.ts). No document gets
+ * violations from both parts, so their order within a document is the same either way.
+ */
 export function validateReferences(set: ResourceSet): Violation[] {
+  return [...validateTopology(set), ...validatePolicyReferences(set)];
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+type Report = (file: string, path: string, message: string) => void;
+
+/** A resource whose namespace/name is already taken in `seen` is an error; true when it is the first. */
+function claim<T extends { kind: string; metadata: { name: string; namespace: string } }>(seen: Map<string, Located<T>>, at: Located<T>, error: Report): boolean {
+  const m = at.value.metadata;
+  const first = seen.get(key(m.namespace, m.name));
+  if (!first) {
+    seen.set(key(m.namespace, m.name), at);
+    return true;
+  }
+  const shared = first.value.kind !== at.value.kind
+    ? ` (Services and ExternalServices share one set of names because outbounds reference both)`
+    : '';
+  error(
+    at.file,
+    'metadata.name',
+    `${at.value.kind} ${JSON.stringify(m.name)} in namespace ${JSON.stringify(m.namespace)} clashes with the ${first.value.kind} of the same name in ${first.file}${shared}: rename one of them`,
+  );
+  return false;
+}
+
+/** The root namespace as the (first) Mesh sets it. */
+const rootNamespaceOf = (set: Pick<ResourceSet, 'meshes'>) => set.meshes[0]?.value.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+
+/**
+ * The AuthorizationPolicies' checks against one topology (its workloads, services and root
+ * namespace), remembered per policy: while the topology is the same objects, a policy that is the
+ * same object has the same warnings (model-parser.ts keeps one per topology).
+ */
+export class PolicyChecks {
+  readonly #scope: PolicyScope;
+  readonly #proxyless: readonly Workload[];
+  readonly #known = new Map<LocatedAuthorizationPolicy, Violation[]>();
+
+  constructor(set: Omit<ResourceSet, 'authorizationPolicies'>) {
+    this.#scope = policyScope(set.workloads, set.services, rootNamespaceOf(set));
+    this.#proxyless = set.workloads.filter((w) => w.value.proxyless).map((w) => w.value);
+  }
+
+  /** One policy's warnings (what it selects; proxyless workloads), in the order validateReferences reports them. */
+  of(at: LocatedAuthorizationPolicy): Violation[] {
+    let found = this.#known.get(at);
+    if (!found) {
+      const out: Violation[] = [];
+      const warning = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'warning' });
+      validateAuthorizationPolicy(at, this.#scope, warning);
+      validateProxylessPolicy(at, this.#proxyless, this.#scope.rootNamespace, warning);
+      this.#known.set(at, (found = out));
+    }
+    return found;
+  }
+
+  /** Forgets the policies not in `live`. */
+  retain(live: readonly LocatedAuthorizationPolicy[]): void {
+    const keep = new Set(live);
+    for (const at of this.#known.keys()) if (!keep.has(at)) this.#known.delete(at);
+  }
+}
+
+/** AuthorizationPolicies: unique names, and what they select (warnings). `checks` must be of the same topology as `set`. */
+export function validatePolicyReferences(set: ResourceSet, checks: PolicyChecks = new PolicyChecks(set)): Violation[] {
+  const out: Violation[] = [];
+  const error = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'error' });
+  const authzSeen = new Map<string, Located<AuthorizationPolicy>>();
+  for (const at of set.authorizationPolicies) claim(authzSeen, at, error);
+  for (const at of set.authorizationPolicies) out.push(...checks.of(at));
+  return out;
+}
+
+/** Everything but the AuthorizationPolicies: the Mesh, unique names, references, listeners, PeerAuthentications, proxyless workloads. */
+export function validateTopology(set: Omit<ResourceSet, 'authorizationPolicies'>): Violation[] {
   const out: Violation[] = [];
   const error = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'error' });
   const warning = (file: string, path: string, message: string) => out.push({ file, path, message, severity: 'warning' });
@@ -53,46 +134,23 @@ export function validateReferences(set: ResourceSet): Violation[] {
   for (const extra of extraMeshes) {
     error(extra.file, '', `only one Mesh is allowed and one is already defined in ${mesh!.file}: remove this one or merge the two`);
   }
-  const rootNamespace = mesh?.value.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const rootNamespace = rootNamespaceOf(set);
 
   // Unique names. Services and ExternalServices share names because outbounds reference both.
   const destinations = new Map<string, Destination>();
-  const key = (namespace: string, name: string) => `${namespace}/${name}`;
-  const claim = <T extends { kind: string; metadata: { name: string; namespace: string } }>(
-    seen: Map<string, Located<T>>,
-    at: Located<T>,
-  ): boolean => {
-    const m = at.value.metadata;
-    const first = seen.get(key(m.namespace, m.name));
-    if (!first) {
-      seen.set(key(m.namespace, m.name), at);
-      return true;
-    }
-    const shared = first.value.kind !== at.value.kind
-      ? ` (Services and ExternalServices share one set of names because outbounds reference both)`
-      : '';
-    error(
-      at.file,
-      'metadata.name',
-      `${at.value.kind} ${JSON.stringify(m.name)} in namespace ${JSON.stringify(m.namespace)} clashes with the ${first.value.kind} of the same name in ${first.file}${shared}: rename one of them`,
-    );
-    return false;
-  };
   const destinationSeen = new Map<string, Located<Service | ExternalService>>();
   for (const at of set.services) {
-    if (claim(destinationSeen, at)) destinations.set(key(at.value.metadata.namespace, at.value.metadata.name), { kind: 'Service', at });
+    if (claim(destinationSeen, at, error)) destinations.set(key(at.value.metadata.namespace, at.value.metadata.name), { kind: 'Service', at });
   }
   for (const at of set.externalServices) {
-    if (claim(destinationSeen, at)) {
+    if (claim(destinationSeen, at, error)) {
       destinations.set(key(at.value.metadata.namespace, at.value.metadata.name), { kind: 'ExternalService', at });
     }
   }
   const workloadSeen = new Map<string, Located<Workload>>();
-  for (const at of set.workloads) claim(workloadSeen, at);
+  for (const at of set.workloads) claim(workloadSeen, at, error);
   const policySeen = new Map<string, Located<PeerAuthentication>>();
-  for (const at of set.peerAuthentications) claim(policySeen, at);
-  const authzSeen = new Map<string, Located<AuthorizationPolicy>>();
-  for (const at of set.authorizationPolicies) claim(authzSeen, at);
+  for (const at of set.peerAuthentications) claim(policySeen, at, error);
 
   const namesIn = (namespace: string) =>
     [...destinations.values()].filter((d) => d.at.value.metadata.namespace === namespace).map((d) => d.at.value.metadata.name);
@@ -182,7 +240,6 @@ export function validateReferences(set: ResourceSet): Violation[] {
   validateListeners(set.workloads, error);
   validateInboundTargets(set.workloads, set.services, error);
   validatePeerAuthentications(set.peerAuthentications, set.workloads, rootNamespace, warning);
-  validateAuthorizationPolicies(set.authorizationPolicies, set.workloads, set.services, rootNamespace, warning);
   validateProxyless(set, rootNamespace, error, warning);
   return out;
 }
@@ -204,7 +261,7 @@ interface Socket {
 const isLoopback = (address: string) => address.startsWith('127.');
 
 /** Two listeners on one address:port (0.0.0.0 overlaps every address) cannot both bind. */
-function validateListeners(workloads: readonly LocatedWorkload[], error: (file: string, path: string, message: string) => void): void {
+function validateListeners(workloads: readonly LocatedWorkload[], error: Report): void {
   const byPort = new Map<number, Socket[]>();
   const add = (s: Socket) => {
     if (s.address === '') return;
@@ -229,8 +286,27 @@ function validateListeners(workloads: readonly LocatedWorkload[], error: (file: 
     b.address === '0.0.0.0' ||
     ((a.everyLoopback === true || b.everyLoopback === true) && isLoopback(a.address) && isLoopback(b.address));
   for (const sockets of byPort.values()) {
+    // Only sockets that can overlap are compared (same address, 0.0.0.0, proxyless on loopback):
+    // comparing every pair made 5,000 workloads on one listenPort cost seconds.
+    const order = new Map(sockets.map((s, i) => [s, i]));
+    const byAddress = new Map<string, Socket[]>();
     for (const s of sockets) {
-      const others = sockets.filter((o) => o !== s && overlap(o, s));
+      const list = byAddress.get(s.address);
+      if (list) list.push(s);
+      else byAddress.set(s.address, [s]);
+    }
+    const wildcard = byAddress.get('0.0.0.0') ?? [];
+    const everyLoopback = sockets.filter((s) => s.everyLoopback === true);
+    const loopback = everyLoopback.length > 0 ? sockets.filter((s) => isLoopback(s.address)) : [];
+    const candidatesOf = (s: Socket): readonly Socket[] => {
+      if (s.address === '0.0.0.0') return sockets;
+      const same = byAddress.get(s.address)!;
+      const extra = [...wildcard, ...(isLoopback(s.address) ? (s.everyLoopback ? loopback : everyLoopback) : [])];
+      if (extra.length === 0) return same;
+      return [...new Set([...same, ...extra])].sort((a, b) => order.get(a)! - order.get(b)!);
+    };
+    for (const s of sockets) {
+      const others = candidatesOf(s).filter((o) => o !== s && overlap(o, s));
       if (others.length === 0) continue;
       const shown = others.slice(0, 3).map((o) => `${o.owner} ${o.path} (${o.file}, ${o.address}:${o.port})`);
       const names = others.length > shown.length ? `${shown.join('; ')} and ${others.length - shown.length} more` : shown.join('; ');

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { spiffeId } from '../ca/spiffe.ts';
-import type { ExternalService, MeshModel, OutboundPort, Service, Workload } from '../model/types.ts';
+import type { AuthorizationPolicy, ExternalService, MeshModel, OutboundPort, Service, Workload } from '../model/types.ts';
 import { qualifiedName } from '../model/types.ts';
 import type { EndpointPlan, ExternalUpstreamPlan, InboundPlan, OutboundPlan, ProxyPlan, ServiceUpstreamPlan } from './proxy-plan.ts';
 import { authorizationPolicySelects } from '../model/select-workloads.ts';
@@ -11,8 +11,7 @@ import { compareStrings, mtlsForPort, resolveMtls, type ResolvedMtls } from './r
  * One plan per workload with an Envoy sidecar (`sidecar: true`, not proxyless), sorted by node id.
  * The model is already validated, so a dangling reference here is a bug and throws.
  */
-export function buildProxyPlans(model: MeshModel): ProxyPlan[] {
-  const index = indexModel(model);
+export function buildProxyPlans(model: MeshModel, index: ModelIndex = indexModel(model)): ProxyPlan[] {
   return model.workloads
     .filter(hasEnvoy)
     .map((w) => buildProxyPlan(w, index))
@@ -33,6 +32,12 @@ export interface ModelIndex {
   mtlsByWorkload: Map<string, ResolvedMtls>;
   /** `service|portName` -> the workloads serving it and their inbound port. */
   servers: Map<string, { workload: Workload; port: Workload['inbound'][number] }[]>;
+  /**
+   * Filled as plans are built, so each is worked out once rather than once per proxy:
+   * namespace -> the AuthorizationPolicies that may select its workloads (its own and the root
+   * namespace's, in model order); `service|portName` -> a Service upstream without `sourceAddress`.
+   */
+  memo: { policiesIn: Map<string, readonly AuthorizationPolicy[]>; upstreams: Map<string, ServiceUpstreamPlan> };
 }
 
 /** An Envoy sidecar: served over xDS, and not by the app itself. */
@@ -62,14 +67,27 @@ export function indexModel(model: MeshModel): ModelIndex {
     workloads: new Map(model.workloads.map((w) => [qualifiedName(w.metadata), w])),
     mtlsByWorkload,
     servers,
+    memo: { policiesIn: new Map(), upstreams: new Map() },
   };
 }
 
-function buildProxyPlan(workload: Workload, index: ModelIndex): ProxyPlan {
+/** The AuthorizationPolicies that can select a workload of `namespace` (selectors not yet applied), in model order. */
+function policiesIn(index: ModelIndex, namespace: string): readonly AuthorizationPolicy[] {
+  let list = index.memo.policiesIn.get(namespace);
+  if (!list) {
+    const root = index.model.mesh.rootNamespace;
+    list = index.model.authorizationPolicies.filter((p) => p.metadata.namespace === namespace || p.metadata.namespace === root);
+    index.memo.policiesIn.set(namespace, list);
+  }
+  return list;
+}
+
+/** The plan of one sidecar workload of `index.model` (proxy-planner.ts re-plans a few this way). */
+export function buildProxyPlan(workload: Workload, index: ModelIndex): ProxyPlan {
   const { metadata } = workload;
   const { trustDomain } = index.model.mesh;
   const mtls = index.mtlsByWorkload.get(qualifiedName(metadata))!;
-  const policies = index.model.authorizationPolicies.filter((p) => authorizationPolicySelects(p, workload, index.model.mesh.rootNamespace));
+  const policies = policiesIn(index, metadata.namespace).filter((p) => authorizationPolicySelects(p, workload, index.model.mesh.rootNamespace));
   const inbound: InboundPlan[] = workload.inbound.map((port) => {
     const service = qualifiedName({ name: port.service, namespace: metadata.namespace });
     const { protocol } = servicePort(index, service, port.port);
@@ -110,9 +128,18 @@ function buildUpstream(out: OutboundPort, caller: Workload, index: ModelIndex): 
   const name = resolveServiceRef(out.service, caller.metadata.namespace);
   const external = index.externals.get(name);
   if (external) return buildExternalUpstream(name, external);
-  const portName = out.port!;
-  const { protocol } = servicePort(index, name, portName);
-  const endpoints = serviceEndpoints(index, name, portName);
+  const upstream = serviceUpstream(index, name, out.port!);
+  const local = isLoopback(caller.address) && upstream.endpoints.every((e) => isLoopback(e.address));
+  return local ? { ...upstream, sourceAddress: caller.address } : upstream;
+}
+
+/** A Service port as every caller sees it (the caller-specific `sourceAddress` aside); shared by the plans of one build. */
+function serviceUpstream(index: ModelIndex, service: string, portName: string): ServiceUpstreamPlan {
+  const key = serverKey(service, portName);
+  const known = index.memo.upstreams.get(key);
+  if (known) return known;
+  const { protocol } = servicePort(index, service, portName);
+  const endpoints = serviceEndpoints(index, service, portName);
   const peerIdentities = [
     ...new Set(
       endpoints
@@ -120,8 +147,9 @@ function buildUpstream(out: OutboundPort, caller: Workload, index: ModelIndex): 
         .map((e) => workloadIdentity(index, e.workload)),
     ),
   ].sort(compareStrings);
-  const local = isLoopback(caller.address) && endpoints.every((e) => isLoopback(e.address));
-  return { kind: 'service', service: name, portName, protocol, endpoints, peerIdentities, ...(local && { sourceAddress: caller.address }) };
+  const upstream: ServiceUpstreamPlan = { kind: 'service', service, portName, protocol, endpoints, peerIdentities };
+  index.memo.upstreams.set(key, upstream);
+  return upstream;
 }
 
 /** 127.0.0.0/8 or ::1: addresses every process on the host can bind. */
