@@ -5,7 +5,7 @@
  * PERMISSIVE after a namespace goes STRICT, exactly as Istio would.
  */
 import type { Metadata, PeerAuthentication, Workload } from '../model/types.ts';
-import { comparePolicyAge, policyRef } from '../plan/resolve-mtls.ts';
+import { decidingPolicies, policyRef } from '../plan/resolve-mtls.ts';
 
 export type StrictScope = { kind: 'mesh' } | { kind: 'namespace'; namespace: string } | { kind: 'workload'; namespace: string; name: string };
 
@@ -16,26 +16,22 @@ export interface SimulatedChange {
   description: string;
 }
 
-const hasSelector = (p: PeerAuthentication) => p.selector !== undefined && Object.keys(p.selector).length > 0;
-const selects = (p: PeerAuthentication, labels: Readonly<Record<string, string>>) => Object.entries(p.selector ?? {}).every(([k, v]) => labels[k] === v);
-
 /**
  * Sets the policy that decides at `scope` to STRICT (the oldest, as the resolver picks it), keeping
  * its port-level settings; where no policy exists at that scope, adds one.
  */
 export function simulateStrict(policies: readonly PeerAuthentication[], rootNamespace: string, scope: StrictScope, workload?: Workload): SimulatedChange {
-  const byAge = [...policies].sort(comparePolicyAge);
   let deciding: PeerAuthentication | undefined;
   let added: PeerAuthentication;
   if (scope.kind === 'workload') {
     if (!workload) throw new Error('a workload scope needs its workload');
     const labels = workload.metadata.labels;
-    deciding = byAge.find((p) => p.metadata.namespace === scope.namespace && scope.namespace !== rootNamespace && hasSelector(p) && selects(p, labels));
+    deciding = decidingPolicies(policies, rootNamespace, { namespace: scope.namespace, labels }).workload;
     // Selecting every label of the workload: in the simulation only this workload is resolved.
     added = proposed({ name: `${scope.name}-strict`, namespace: scope.namespace }, { ...labels });
   } else {
     const namespace = scope.kind === 'mesh' ? rootNamespace : scope.namespace;
-    deciding = byAge.find((p) => p.metadata.namespace === namespace && !hasSelector(p));
+    deciding = decidingPolicies(policies, rootNamespace, { namespace, labels: {} }).namespace;
     added = proposed({ name: 'default', namespace });
   }
   if (deciding) {

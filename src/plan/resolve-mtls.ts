@@ -38,19 +38,7 @@ export interface MtlsSubject {
  * (creationTimestamp, then name) wins and the others are ignored.
  */
 export function resolveMtls(policies: readonly PeerAuthentication[], rootNamespace: string, subject: MtlsSubject): ResolvedMtls {
-  const byAge = [...policies].sort(comparePolicyAge);
-  const hasSelector = (p: PeerAuthentication) => p.selector !== undefined && Object.keys(p.selector).length > 0;
-
-  const mesh = byAge.find((p) => p.metadata.namespace === rootNamespace && !hasSelector(p));
-  const namespace = byAge.find((p) => p.metadata.namespace === subject.namespace && !hasSelector(p));
-  const workload = byAge.find(
-    (p) =>
-      p.metadata.namespace === subject.namespace &&
-      p.metadata.namespace !== rootNamespace &&
-      hasSelector(p) &&
-      selects(p.selector!, subject.labels),
-  );
-
+  const { mesh, namespace, workload } = decidingPolicies(policies, rootNamespace, subject);
   let effective: EffectiveMtls = { mode: 'PERMISSIVE', scope: 'default' };
   effective = inherit(effective, mesh, 'mesh');
   if (namespace !== mesh) effective = inherit(effective, namespace, 'namespace');
@@ -61,6 +49,30 @@ export function resolveMtls(policies: readonly PeerAuthentication[], rootNamespa
     ports.set(port, mode === 'UNSET' ? effective : { mode, scope: 'port', policy: policyRef(workload!.metadata) });
   }
   return { workload: effective, ports };
+}
+
+/**
+ * The policy that decides at each scope for `subject` (the oldest that applies there), before
+ * UNSET inheritance: what resolveMtls combines, and what `meshplane advise strict` changes.
+ */
+export function decidingPolicies(
+  policies: readonly PeerAuthentication[],
+  rootNamespace: string,
+  subject: MtlsSubject,
+): { mesh?: PeerAuthentication; namespace?: PeerAuthentication; workload?: PeerAuthentication } {
+  const byAge = [...policies].sort(comparePolicyAge);
+  const hasSelector = (p: PeerAuthentication) => p.selector !== undefined && Object.keys(p.selector).length > 0;
+  return {
+    mesh: byAge.find((p) => p.metadata.namespace === rootNamespace && !hasSelector(p)),
+    namespace: byAge.find((p) => p.metadata.namespace === subject.namespace && !hasSelector(p)),
+    workload: byAge.find(
+      (p) =>
+        p.metadata.namespace === subject.namespace &&
+        p.metadata.namespace !== rootNamespace &&
+        hasSelector(p) &&
+        selects(p.selector!, subject.labels),
+    ),
+  };
 }
 
 /** The effective mode on one targetPort of a resolved workload. */
