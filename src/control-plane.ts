@@ -222,7 +222,7 @@ export class ControlPlane {
         plugins: () => this.plugins.describe(),
         config: () => ({ configDir: opts.configDir, lastLoad: this.lastLoad, proxies: this.cache.nodeIds() }),
         ca: () => this.lifecycle.status(),
-        edges: (query) => this.reports.edges(query, { model: this.model, proxies: this.ads.status() }),
+        edges: (query) => this.reports.edges(query, this.model),
         'advise-strict': (query) => this.reports.advise(query, { model: this.model, proxies: this.ads.status() }),
       },
     });

@@ -66,9 +66,9 @@ export class ConnectionReports {
   }
 
   /** `/debug/edges`: every caller seen in the window, per called workload and port. */
-  edges(query: URLSearchParams, state: ServingState) {
-    const { since, nodes } = this.#query(query, state.model);
-    const byNode = new Map(state.model.workloads.map((w) => [qualifiedName(w.metadata), w]));
+  edges(query: URLSearchParams, model: MeshModel) {
+    const { since, nodes } = this.#query(query, model);
+    const byNode = new Map(model.workloads.map((w) => [qualifiedName(w.metadata), w]));
     return {
       since: new Date(since).toISOString(),
       edges: this.store.edges({ since, ...(nodes && { nodes }) }).map((e) => {
