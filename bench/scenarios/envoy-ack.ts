@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalMesh } from '../../test/e2e/local-mesh.ts';
 import type { ProxyStatus } from '../../src/xds/proxy-status.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
-import { atMost, percentile, round, type ScenarioResult } from '../lib/result.ts';
+import { distribution } from '../lib/latency.ts';
+import { atMost, round, type ScenarioResult } from '../lib/result.ts';
 
 const policy = (round: number) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -49,14 +50,14 @@ export async function run(args: string[]): Promise<ScenarioResult> {
       if (i > 0) latencies.push(Date.parse(acked) - writtenAt);
       await sleep(300); // past the debounce window: each round is its own change
     }
-    const p50 = percentile(latencies, 50);
+    const d = distribution(latencies);
     return {
       scenario: 'envoy-ack',
       command: `npm run bench -- envoy-ack ${rounds} ${transport}`,
       rows: [
-        { figure: `file write -> Envoy LDS ACK, p50 (${transport})`, unit: 'ms', ours: p50, ...atMost(p50, 250) },
-        { figure: `file write -> Envoy LDS ACK, p90 (${transport})`, unit: 'ms', ours: percentile(latencies, 90) },
-        { figure: `file write -> Envoy LDS ACK, max (${transport})`, unit: 'ms', ours: Math.max(...latencies) },
+        { figure: `file write -> Envoy LDS ACK, p50 (${transport})`, unit: 'ms', ours: d.p50, ...atMost(d.p50, 250) },
+        { figure: `file write -> Envoy LDS ACK, p90 (${transport})`, unit: 'ms', ours: d.p90 },
+        { figure: `file write -> Envoy LDS ACK, max (${transport})`, unit: 'ms', ours: d.max },
       ],
       notes: [
         `${rounds} AuthorizationPolicy edits, one at a time, each changing server-1's inbound listeners; 2 real Envoy 1.40 sidecars, secure xDS`,
